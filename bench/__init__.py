@@ -1,0 +1,1 @@
+"""Benchmarks: each prints one line ending in a ratio against a peer measured in the same run."""

@@ -1,0 +1,18 @@
+"""`python -m bench` (what `make bench` runs): every benchmark, one line each, JSON in results/."""
+
+from __future__ import annotations
+
+import argparse
+
+from bench import mcts_vs_openspiel
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="fewer games, for a smoke check")
+    args = parser.parse_args()
+    mcts_vs_openspiel.main(["--quick"] if args.quick else [])
+
+
+if __name__ == "__main__":
+    main()

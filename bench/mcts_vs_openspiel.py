@@ -1,0 +1,104 @@
+"""Classic MCTS throughput: ponder's batched search against OpenSpiel's C++ ``MCTSBot``.
+
+Like with like: UCT with c = 2, one uniformly random rollout per new leaf, 800 simulations per
+move, self-play from the initial position, both on one core in the same run. ponder plays many
+games in lockstep (one compiled call per simulation step for the whole batch); OpenSpiel plays
+its games one after the other. A second line per game reports ponder on two processes (2-core
+scaling), which is not part of the ratio.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+
+RESULTS = Path(__file__).parent / "results"
+SIMULATIONS = 800
+
+
+def openspiel_rate(name: str, params: dict, games: int, seed: int = 0) -> float:
+    """Simulations per second of OpenSpiel's MCTSBot in self-play (the anchor's configuration)."""
+    import pyspiel
+
+    game = pyspiel.load_game(name, params)
+    bot = pyspiel.MCTSBot(
+        game, pyspiel.RandomRolloutEvaluator(1, seed), 2.0, SIMULATIONS, 10**6, False, seed, False
+    )
+    moves, start = 0, time.perf_counter()
+    for _ in range(games):
+        state = game.new_initial_state()
+        while not state.is_terminal():
+            state.apply_action(bot.step(state))
+            moves += 1
+    return moves * SIMULATIONS / (time.perf_counter() - start)
+
+
+def ponder_rate(name: str, params: dict, batch: int, seed: int = 0) -> float:
+    """Simulations per second of ponder's classic MCTS in lockstep self-play of ``batch`` games."""
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    from games import make_game
+    from search.play import mcts_bot, play_games
+
+    game = make_game(name, **params)
+    bot = mcts_bot(game, SIMULATIONS)
+    play_games(game, (bot, bot), num_games=2, seed=seed + 999)  # compile outside the clock
+    start = time.perf_counter()
+    records = play_games(game, (bot, bot), num_games=batch, seed=seed)
+    elapsed = time.perf_counter() - start
+    moves = sum(len(record.moves) for record in records)
+    return moves * SIMULATIONS / elapsed
+
+
+def _ponder_worker(args: tuple[str, dict, int, int]) -> float:
+    return ponder_rate(*args)
+
+
+def run(name: str, params: dict, batch: int, openspiel_games: int) -> dict:
+    label = name if not params else f"{name}{params['board_size']}"
+    ours = ponder_rate(name, params, batch)
+    theirs = openspiel_rate(name, params, openspiel_games)
+    with multiprocessing.get_context("spawn").Pool(2) as pool:
+        two_cores = sum(pool.map(_ponder_worker, [(name, params, batch, s) for s in (1, 2)]))
+    result = {
+        "benchmark": f"mcts_{label}",
+        "ponder_sims_per_s": round(ours),
+        "openspiel_sims_per_s": round(theirs),
+        "ratio": round(ours / theirs, 2),
+        "ponder_2_processes_sims_per_s": round(two_cores),
+        "two_core_scaling": round(two_cores / ours, 2),
+        "simulations_per_move": SIMULATIONS,
+        "ponder_batch": batch,
+        "openspiel_games": openspiel_games,
+    }
+    print(
+        f"mcts_{label}: ponder {ours:,.0f} sims/s, openspiel {theirs:,.0f} sims/s, "
+        f"ratio={ours / theirs:.2f}",
+        flush=True,
+    )
+    print(
+        f"mcts_{label}_2cores: ponder on 2 processes {two_cores:,.0f} sims/s, "
+        f"scaling={two_cores / ours:.2f}x over one",
+        flush=True,
+    )
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / f"mcts_{label}.json").write_text(json.dumps(result, indent=2) + "\n")
+    return result
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--quick", action="store_true")
+    args = parser.parse_args(argv)
+    scale = 4 if args.quick else 1
+    run("connect_four", {}, batch=64 // scale, openspiel_games=8 // scale)
+    run("hex", {"board_size": 9}, batch=32 // scale, openspiel_games=4 // scale)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""The one batched search core: tree, selection rules, search loop, game expander, bots."""

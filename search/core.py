@@ -1,0 +1,196 @@
+"""The one search loop: many independent searches in lockstep over a shared :class:`Tree`.
+
+Each simulation step: the injected selection rule walks every search from its root to a leaf (one
+compiled call for the whole batch); the domain's :class:`Expander` evaluates all new leaves of
+all searches in ONE call; the new nodes are written and their values backed up (one compiled
+call each). Games, reasoning, MCTS, Gumbel, beam and best-of-N differ only in the expander, the
+rule, the budget and the branching width given here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+import numba
+import numpy as np
+
+from games.random import seed_states
+from search.rules import SelectionRule
+from search.tree import NO_NODE, Tree, add_nodes, allocate_tree, backup, reset_tree, root_statistics
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """What an expander says about L nodes. K = the expander's number of slots."""
+
+    priors: np.ndarray  # (L, K) float32, 0 on invalid slots, sums to 1 over valid ones
+    valid: np.ndarray  # (L, K) bool
+    values: np.ndarray  # (L,) float32, view of the player to move at the node, in [-1, 1]
+    terminal: np.ndarray  # (L,) bool
+    discounts: np.ndarray  # (L,) float32, -1 where the parent's mover is the other player
+
+
+class Streams:
+    """Per-search random streams: a numpy Generator for root noise and a uint64 PRNG state
+    for compiled code (rollouts, tie-breaks). Each is derived from the search's own seed only,
+    so a search gives the same result alone or in any batch."""
+
+    def __init__(self, seeds: Sequence[int] | np.ndarray):
+        seeds = [int(seed) for seed in seeds]
+        self.generators = [np.random.default_rng([seed, 1]) for seed in seeds]
+        self.state = seed_states(seeds)  # (B,) uint64
+
+    def __len__(self) -> int:
+        return len(self.generators)
+
+
+class Expander(Protocol):
+    """The domain's side of the search: games (legal moves, net or rollouts) or reasoning
+    (sampled candidate steps, a verifier). States are rows of a side table the loop owns."""
+
+    num_slots: int
+
+    def allocate_states(self, batch_size: int, num_nodes: int) -> np.ndarray:
+        """Side table of node states, shape (batch_size, num_nodes, ...)."""
+        ...
+
+    def evaluate(self, states: np.ndarray, searches: np.ndarray, streams: Streams) -> Evaluation:
+        """Evaluate L root states (L, ...); ``searches`` (L,) says which search each belongs to."""
+        ...
+
+    def expand(
+        self, states: np.ndarray, slots: np.ndarray, searches: np.ndarray, streams: Streams
+    ) -> tuple[np.ndarray, Evaluation]:
+        """Take slot ``slots[i]`` from parent state ``states[i]`` for all L leaves in one call;
+        return the child states (L, ...) and their evaluation."""
+        ...
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    """A finished batch of B searches over K slots."""
+
+    chosen: np.ndarray  # (B,) int64, the slot the rule would play
+    policy: np.ndarray  # (B, K) float64, training target (visit fractions or Gumbel's pi')
+    visit_counts: np.ndarray  # (B, K) int32 root child visits
+    q_values: np.ndarray  # (B, K) float64, root view, 0 where unvisited
+    root_values: np.ndarray  # (B,) float64, searched value for the player to move at the root
+    valid: np.ndarray  # (B, K) bool
+    num_simulations: int
+    tree: Tree
+
+
+class Search:
+    """Reusable batched search: holds the tree arrays between calls (no reallocation per move)."""
+
+    def __init__(self, expander: Expander, rule: SelectionRule, num_simulations: int):
+        if num_simulations < 1:
+            raise ValueError(f"num_simulations must be at least 1, got {num_simulations}")
+        self.expander, self.rule, self.num_simulations = expander, rule, num_simulations
+        self.root_select, self.interior_select, self.rule_data = rule.kernels(num_simulations)
+        self._tree: Tree | None = None
+        self._states: np.ndarray | None = None
+
+    def _arrays(self, batch_size: int) -> tuple[Tree, np.ndarray]:
+        if self._tree is None or self._tree.num_nodes.shape[0] != batch_size:
+            num_nodes = self.num_simulations + 1
+            self._tree = allocate_tree(batch_size, num_nodes, self.expander.num_slots)
+            self._states = self.expander.allocate_states(batch_size, num_nodes)
+        else:
+            reset_tree(self._tree)
+        assert self._states is not None
+        return self._tree, self._states
+
+    def run(self, root_states: np.ndarray, seeds: Sequence[int] | np.ndarray) -> SearchResult:
+        """Search from B root states (B, ...) with one seed per search."""
+        batch_size = len(root_states)
+        if len(seeds) != batch_size:
+            raise ValueError(f"need one seed per root state: {len(seeds)} seeds, {batch_size} roots")
+        streams = Streams(seeds)
+        tree, states = self._arrays(batch_size)
+        searches = np.arange(batch_size)
+        states[:, 0] = root_states
+        evaluation = self.expander.evaluate(root_states, searches, streams)
+        if evaluation.terminal.any():
+            raise ValueError(f"cannot search from terminal roots {np.flatnonzero(evaluation.terminal)}")
+        roots = _add(tree, searches, np.full(batch_size, NO_NODE, np.int32), searches, evaluation)
+        backup(tree, roots, evaluation.values)
+        self.rule.prepare_root(tree, streams.generators)
+
+        leaves = np.empty(batch_size, np.int32)
+        slots = np.empty(batch_size, np.int32)
+        for _ in range(self.num_simulations):
+            select_leaves(
+                tree, self.root_select, self.interior_select, self.rule_data, streams.state,
+                leaves, slots,
+            )  # fmt: skip
+            expanding = np.flatnonzero(slots >= 0)
+            values = tree.raw_value[searches, leaves].copy()  # terminal leaves are re-scored
+            if len(expanding):
+                parents = leaves[expanding]
+                child_states, evaluation = self.expander.expand(
+                    states[expanding, parents], slots[expanding], expanding, streams
+                )
+                new_nodes = _add(tree, expanding, parents, slots[expanding], evaluation)
+                states[expanding, new_nodes] = child_states
+                leaves[expanding] = new_nodes
+                values[expanding] = evaluation.values
+            backup(tree, leaves, values)
+
+        chosen, policy = self.rule.finalize(tree, self.num_simulations)
+        visit_counts, q_values, root_values = root_statistics(tree)
+        return SearchResult(
+            chosen=np.asarray(chosen, np.int64),
+            policy=np.asarray(policy, np.float64),
+            visit_counts=visit_counts,
+            q_values=q_values,
+            root_values=root_values,
+            valid=tree.valid[:, 0].copy(),
+            num_simulations=self.num_simulations,
+            tree=tree,
+        )
+
+
+def _add(
+    tree: Tree, searches: np.ndarray, parents: np.ndarray, slots: np.ndarray, evaluation: Evaluation
+) -> np.ndarray:
+    return add_nodes(
+        tree,
+        searches.astype(np.int64),
+        parents.astype(np.int32),
+        slots.astype(np.int32),
+        np.ascontiguousarray(evaluation.priors, np.float32),
+        np.ascontiguousarray(evaluation.valid, np.bool_),
+        np.ascontiguousarray(evaluation.values, np.float32),
+        np.ascontiguousarray(evaluation.terminal, np.bool_),
+        np.ascontiguousarray(evaluation.discounts, np.float32),
+    )
+
+
+# Not cached: it is specialised on the rule's compiled functions, which numba cannot key a cache on.
+@numba.njit
+def select_leaves(tree, root_select, interior_select, data, rng_state, leaves, slots):  # noqa: ANN001
+    """Walk each search from its root with the rule; stop where the chosen child is missing.
+
+    Writes ``leaves[b]`` (the node to expand from, or a terminal node reached) and ``slots[b]``
+    (the slot to expand, or -1 for a terminal node, whose value is backed up again).
+    """
+    for b in range(leaves.shape[0]):
+        node = 0
+        slot = -1
+        while not tree.terminal[b, node]:
+            if node == 0:
+                slot = root_select(tree, b, node, data, rng_state)
+            else:
+                slot = interior_select(tree, b, node, data, rng_state)
+            if slot < 0:  # no valid slot: treat as a dead end scored by its own value
+                break
+            child = tree.children[b, node, slot]
+            if child == NO_NODE:
+                break
+            node = child
+            slot = -1
+        leaves[b] = node
+        slots[b] = slot

@@ -1,0 +1,375 @@
+"""Selection rules, injected into the search loop: UCT, PUCT and Gumbel AlphaZero.
+
+A rule is a small frozen dataclass. It hands the search loop two compiled functions with the
+signature ``(tree, b, node, data, rng_state) -> slot`` (one at the root, one below it) and its
+``data`` (a NamedTuple of constants), prepares the root (noise), and turns the finished tree into
+the move to play and the policy training target. Nothing else in the search knows which rule runs.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Literal, NamedTuple
+
+import numba
+import numpy as np
+
+from games.random import uniform_float, uniform_int
+from search.tree import NO_NODE, Tree, child_stats, root_statistics
+
+# --------------------------------------------------------------------------------------------
+# UCT (classic MCTS, as OpenSpiel's MCTSBot): Q + c * sqrt(ln N(s) / N(s, a)); an unvisited
+# child is chosen first (uniformly among the unvisited ones).
+
+
+class UctData(NamedTuple):
+    exploration: float
+
+
+@numba.njit(cache=True)
+def uct_select(tree: Tree, b: int, node: int, data: UctData, rng_state: np.ndarray) -> int:
+    num_slots = tree.children.shape[2]
+    unvisited = 0
+    for k in range(num_slots):
+        if tree.valid[b, node, k]:
+            child = tree.children[b, node, k]
+            if child == NO_NODE or tree.node_visits[b, child] == 0:
+                unvisited += 1
+    if unvisited > 0:
+        pick = uniform_int(rng_state, b, unvisited)
+        for k in range(num_slots):
+            if tree.valid[b, node, k]:
+                child = tree.children[b, node, k]
+                if child == NO_NODE or tree.node_visits[b, child] == 0:
+                    if pick == 0:
+                        return k
+                    pick -= 1
+    log_parent = math.log(max(tree.node_visits[b, node], 1))
+    best, best_score = -1, -np.inf
+    for k in range(num_slots):
+        if tree.valid[b, node, k]:
+            child = tree.children[b, node, k]
+            visits = tree.node_visits[b, child]
+            q = tree.discount[b, child] * tree.value_sum[b, child] / visits
+            score = q + data.exploration * math.sqrt(log_parent / visits)
+            if score > best_score:
+                best, best_score = k, score
+    return best
+
+
+# --------------------------------------------------------------------------------------------
+# PUCT (AlphaZero, Silver et al. 2018):
+#   a = argmax Q(s,a) + c(s) P(s,a) sqrt(N(s)) / (1 + N(s,a)),
+#   c(s) = log((1 + N(s) + c_base) / c_base) + c_init.
+# Unvisited children get a first-play value (FPU): 0, the parent's value, or the parent's value
+# minus a reduction (Leela / KataGo).
+
+FPU_MODES = {"zero": 0, "parent": 1, "reduction": 2}
+
+
+class PuctData(NamedTuple):
+    c_init: float
+    c_base: float
+    fpu_mode: int
+    fpu_reduction: float
+
+
+@numba.njit(cache=True)
+def puct_select(tree: Tree, b: int, node: int, data: PuctData, rng_state: np.ndarray) -> int:
+    parent_visits = tree.node_visits[b, node]
+    c = math.log((1.0 + parent_visits + data.c_base) / data.c_base) + data.c_init
+    exploration = c * math.sqrt(parent_visits)
+    if data.fpu_mode == 0:
+        first_play = 0.0
+    else:
+        first_play = tree.value_sum[b, node] / max(parent_visits, 1)
+        if data.fpu_mode == 2:
+            first_play -= data.fpu_reduction
+    best, best_score = -1, -np.inf
+    for k in range(tree.children.shape[2]):
+        if not tree.valid[b, node, k]:
+            continue
+        child = tree.children[b, node, k]
+        visits = 0
+        q = first_play
+        if child != NO_NODE and tree.node_visits[b, child] > 0:
+            visits = tree.node_visits[b, child]
+            q = tree.discount[b, child] * tree.value_sum[b, child] / visits
+        # The tiny noise breaks ties between equal scores at random, as in mctx.
+        score = q + exploration * tree.prior[b, node, k] / (1 + visits)
+        score += 1e-7 * uniform_float(rng_state, b)
+        if score > best_score:
+            best, best_score = k, score
+    return best
+
+
+# --------------------------------------------------------------------------------------------
+# Gumbel AlphaZero (Danihelka et al. 2022), following mctx: Gumbel top-m + Sequential Halving at
+# the root, deterministic selection argmax pi'(a) - N(a) / (1 + sum_b N(b)) below it.
+
+
+class GumbelData(NamedTuple):
+    max_considered: int
+    c_visit: float
+    c_scale: float
+    considered_visits: np.ndarray  # (m + 1, n) int32, see considered_visit_table
+
+
+@numba.njit(cache=True)
+def completed_q_scores(
+    tree: Tree, b: int, node: int, data: GumbelData, visits: np.ndarray, logits: np.ndarray
+) -> np.ndarray:
+    """sigma(completed Q) per slot (K,), and fill ``visits`` (K,) and ``logits`` (K,).
+
+    completed Q = q(a) where visited, else v_mix, with
+    v_mix = (v_hat + sum_b N(b) / sum_{b: N(b)>0} pi(b) * sum_{b: N(b)>0} pi(b) q(b)) / (1 + sum_b N(b));
+    rescaled to [0, 1] by its min and max over the valid slots (mctx ``_rescale_qvalues``), then
+    sigma(q) = (c_visit + max_b N(b)) * c_scale * q.
+    """
+    num_slots = tree.children.shape[2]
+    q_values = np.zeros(num_slots, np.float64)
+    child_stats(tree, b, node, visits, q_values)
+    total_visits, max_visits = 0, 0
+    visited_prior, weighted_q = 0.0, 0.0
+    for k in range(num_slots):
+        logits[k] = math.log(max(tree.prior[b, node, k], 1e-30)) if tree.valid[b, node, k] else -np.inf
+        if visits[k] > 0:
+            total_visits += visits[k]
+            max_visits = max(max_visits, visits[k])
+            visited_prior += max(tree.prior[b, node, k], 1e-30)
+            weighted_q += max(tree.prior[b, node, k], 1e-30) * q_values[k]
+    mixed_value = np.float64(tree.raw_value[b, node])
+    if visited_prior > 0.0:
+        mixed_value = (mixed_value + total_visits * weighted_q / visited_prior) / (1 + total_visits)
+    low, high = np.inf, -np.inf
+    for k in range(num_slots):
+        if visits[k] == 0:
+            q_values[k] = mixed_value
+        if tree.valid[b, node, k]:
+            low = min(low, q_values[k])
+            high = max(high, q_values[k])
+    scale = (data.c_visit + max_visits) * data.c_scale / max(high - low, 1e-8)
+    scores = np.zeros(num_slots, np.float64)
+    for k in range(num_slots):
+        if tree.valid[b, node, k]:
+            scores[k] = (q_values[k] - low) * scale
+    return scores
+
+
+@numba.njit(cache=True)
+def gumbel_root_select(tree: Tree, b: int, node: int, data: GumbelData, rng_state: np.ndarray) -> int:
+    num_slots = tree.children.shape[2]
+    visits = np.zeros(num_slots, np.int32)
+    logits = np.zeros(num_slots, np.float64)
+    sigma = completed_q_scores(tree, b, node, data, visits, logits)
+    num_valid = 0
+    simulation = 0
+    for k in range(num_slots):
+        num_valid += tree.valid[b, node, k]
+        simulation += visits[k]
+    considered = min(data.max_considered, num_valid)
+    table = data.considered_visits
+    considered_visit = table[considered, min(simulation, table.shape[1] - 1)]
+    best, best_score = -1, -np.inf
+    for k in range(num_slots):
+        if tree.valid[b, node, k] and visits[k] == considered_visit:
+            score = tree.root_noise[b, k] + logits[k] + sigma[k]
+            if score > best_score:
+                best, best_score = k, score
+    if best < 0:  # more simulations than the schedule planned: keep the best survivor busy
+        best = gumbel_root_choice(tree, b, data)
+    return best
+
+
+@numba.njit(cache=True)
+def gumbel_interior_select(
+    tree: Tree, b: int, node: int, data: GumbelData, rng_state: np.ndarray
+) -> int:
+    num_slots = tree.children.shape[2]
+    visits = np.zeros(num_slots, np.int32)
+    logits = np.zeros(num_slots, np.float64)
+    sigma = completed_q_scores(tree, b, node, data, visits, logits)
+    policy = improved_policy(logits + sigma)
+    total_visits = visits.sum()
+    best, best_score = -1, -np.inf
+    for k in range(num_slots):
+        if tree.valid[b, node, k]:
+            score = policy[k] - visits[k] / (1.0 + total_visits)
+            if score > best_score:
+                best, best_score = k, score
+    return best
+
+
+@numba.njit(cache=True)
+def improved_policy(scores: np.ndarray) -> np.ndarray:
+    """pi' = softmax(logits + sigma(completed Q)) over the finite entries of ``scores`` (K,)."""
+    top = scores.max()
+    policy = np.exp(scores - top)
+    return policy / policy.sum()
+
+
+@numba.njit(cache=True)
+def gumbel_root_choice(tree: Tree, b: int, data: GumbelData) -> int:
+    """The move Gumbel AlphaZero plays: the most-visited survivor with the best g + logits + sigma."""
+    num_slots = tree.children.shape[2]
+    visits = np.zeros(num_slots, np.int32)
+    logits = np.zeros(num_slots, np.float64)
+    sigma = completed_q_scores(tree, b, 0, data, visits, logits)
+    most = visits.max()
+    best, best_score = -1, -np.inf
+    for k in range(num_slots):
+        if tree.valid[b, 0, k] and visits[k] == most:
+            score = tree.root_noise[b, k] + logits[k] + sigma[k]
+            if score > best_score:
+                best, best_score = k, score
+    return best
+
+
+@numba.njit(cache=True)
+def gumbel_targets(tree: Tree, data: GumbelData) -> tuple[np.ndarray, np.ndarray]:
+    """Chosen root slots (B,) and improved policies pi' (B, K) for a finished batch."""
+    batch, num_slots = tree.children.shape[0], tree.children.shape[2]
+    chosen = np.zeros(batch, np.int64)
+    policies = np.zeros((batch, num_slots), np.float64)
+    visits = np.zeros(num_slots, np.int32)
+    logits = np.zeros(num_slots, np.float64)
+    for b in range(batch):
+        sigma = completed_q_scores(tree, b, 0, data, visits, logits)
+        policies[b] = improved_policy(logits + sigma)
+        chosen[b] = gumbel_root_choice(tree, b, data)
+    return chosen, policies
+
+
+def considered_visit_table(max_considered: int, num_simulations: int) -> np.ndarray:
+    """Sequential Halving schedule as in mctx ``get_table_of_considered_visits``.
+
+    Row m (m considered actions) lists, for each simulation index, the visit count an action must
+    have to be chosen next: the budget n is spread over ceil(log2 m) phases, each remaining action
+    gets an equal share per phase, then the number of actions is halved. Shape (m + 1, n).
+    """
+    table = np.zeros((max_considered + 1, max(num_simulations, 1)), np.int32)
+    for considered in range(max_considered + 1):
+        if considered <= 1:
+            sequence = list(range(num_simulations))
+        else:
+            log2max = math.ceil(math.log2(considered))
+            sequence, visits, remaining = [], [0] * considered, considered
+            while len(sequence) < num_simulations:
+                extra = max(1, int(num_simulations / (log2max * remaining)))
+                for _ in range(extra):
+                    sequence.extend(visits[:remaining])
+                    for i in range(remaining):
+                        visits[i] += 1
+                remaining = max(2, remaining // 2)
+        table[considered, :num_simulations] = sequence[:num_simulations]
+    return table
+
+
+# --------------------------------------------------------------------------------------------
+# The rule objects the search loop is given.
+
+
+def _visit_policy(tree: Tree) -> tuple[np.ndarray, np.ndarray]:
+    """Most-visited root slot (ties: higher Q, as OpenSpiel) and visit fractions (B, K)."""
+    visits, q_values, _ = root_statistics(tree)
+    score = visits + 1e-3 * np.tanh(q_values)  # Q only breaks ties between equal counts
+    score = np.where(tree.valid[:, 0], score, -np.inf)
+    policy = visits / np.maximum(visits.sum(axis=1, keepdims=True), 1)
+    return score.argmax(axis=1), policy
+
+
+@dataclass(frozen=True)
+class Uct:
+    """Classic MCTS selection with UCT; c = 2 as OpenSpiel's MCTSBot is configured."""
+
+    exploration: float = 2.0
+    name: Literal["uct"] = "uct"
+
+    def kernels(self, num_simulations: int) -> tuple[Any, Any, UctData]:
+        return uct_select, uct_select, UctData(float(self.exploration))
+
+    def prepare_root(self, tree: Tree, generators: Sequence[np.random.Generator]) -> None:
+        pass
+
+    def finalize(self, tree: Tree, num_simulations: int) -> tuple[np.ndarray, np.ndarray]:
+        return _visit_policy(tree)
+
+
+@dataclass(frozen=True)
+class Puct:
+    """AlphaZero PUCT with root Dirichlet noise P = (1 - eps) p + eps Dir(alpha)."""
+
+    c_init: float = 1.25
+    c_base: float = 19652.0
+    fpu: Literal["zero", "parent", "reduction"] = "reduction"
+    fpu_reduction: float = 0.25
+    dirichlet_alpha: float = 0.3
+    dirichlet_fraction: float = 0.0  # 0.25 in self-play; 0 for play and analysis
+    name: Literal["puct"] = "puct"
+
+    def kernels(self, num_simulations: int) -> tuple[Any, Any, PuctData]:
+        data = PuctData(
+            float(self.c_init), float(self.c_base), FPU_MODES[self.fpu], float(self.fpu_reduction)
+        )
+        return puct_select, puct_select, data
+
+    def prepare_root(self, tree: Tree, generators: Sequence[np.random.Generator]) -> None:
+        if self.dirichlet_fraction <= 0.0:
+            return
+        for b, generator in enumerate(generators):
+            valid = tree.valid[b, 0]
+            if valid.sum() < 2:
+                continue
+            noise = generator.dirichlet(np.full(int(valid.sum()), self.dirichlet_alpha))
+            prior = tree.prior[b, 0]
+            prior[valid] = (1 - self.dirichlet_fraction) * prior[valid] + (
+                self.dirichlet_fraction * noise
+            )
+
+    def finalize(self, tree: Tree, num_simulations: int) -> tuple[np.ndarray, np.ndarray]:
+        return _visit_policy(tree)
+
+
+@dataclass(frozen=True)
+class Gumbel:
+    """Gumbel AlphaZero: m considered actions, sigma(q) = (c_visit + max N) * c_scale * q.
+
+    c_visit = 50 (paper); c_scale = 1.0 in the paper, 0.1 is mctx's default ``value_scale``.
+    """
+
+    max_considered: int = 16
+    c_visit: float = 50.0
+    c_scale: float = 1.0
+    gumbel_scale: float = 1.0  # 0 turns the root draw off (deterministic, for evaluation)
+    name: Literal["gumbel"] = "gumbel"
+
+    def kernels(self, num_simulations: int) -> tuple[Any, Any, GumbelData]:
+        table = considered_visit_table(self.max_considered, num_simulations)
+        data = GumbelData(int(self.max_considered), float(self.c_visit), float(self.c_scale), table)
+        return gumbel_root_select, gumbel_interior_select, data
+
+    def prepare_root(self, tree: Tree, generators: Sequence[np.random.Generator]) -> None:
+        num_slots = tree.root_noise.shape[1]
+        for b, generator in enumerate(generators):
+            tree.root_noise[b] = self.gumbel_scale * generator.gumbel(size=num_slots)
+
+    def finalize(self, tree: Tree, num_simulations: int) -> tuple[np.ndarray, np.ndarray]:
+        _, _, data = self.kernels(num_simulations)
+        return gumbel_targets(tree, data)
+
+
+SelectionRule = Uct | Puct | Gumbel
+RULES: dict[str, type[Uct] | type[Puct] | type[Gumbel]] = {
+    "uct": Uct,
+    "puct": Puct,
+    "gumbel": Gumbel,
+}
+
+
+def make_rule(name: str, **params: Any) -> SelectionRule:
+    """A selection rule by name (``uct``, ``puct``, ``gumbel``) with its constants."""
+    if name not in RULES:
+        raise ValueError(f"unknown selection rule {name!r}; choose one of {sorted(RULES)}")
+    return RULES[name](**params)
