@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 from games import make_game
@@ -53,3 +53,15 @@ class SearchConfig:
                 self.dirichlet_alpha, self.dirichlet_fraction,
             )  # fmt: skip
         return Gumbel(self.max_considered, self.c_visit, self.c_scale, self.gumbel_scale)
+
+
+@dataclass(frozen=True)
+class PlayConfig:
+    """``ponder play``: the game, the bot (classic MCTS, or a net from a checkpoint), your colour."""
+
+    game: GameConfig = field(default_factory=GameConfig)
+    bot: Literal["mcts", "net"] = "mcts"
+    simulations: int = 2000
+    checkpoint: str | None = None
+    human: Literal["first", "second"] = "first"
+    seed: int = 0

@@ -27,9 +27,8 @@ def play_against(
     ply = 0
     out.write(f"{game.render(state)}\n")
     while not game.is_terminal(state):
-        player = game.current_player(state)
-        if player == human_player:
-            out.write(f"your move (player {player + 1}; 'quit' to stop): ")
+        if game.current_player(state) == human_player:
+            out.write("your move ('quit' to stop): ")
             out.flush()
             line = lines.readline()
             if not line or line.strip().lower() in ("quit", "exit", "q"):

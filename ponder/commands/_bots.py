@@ -1,0 +1,16 @@
+"""Bots for the people-facing commands: classic MCTS, or a trained net from a checkpoint."""
+
+from __future__ import annotations
+
+from games.base import Game
+from search.play import SearchBot, mcts_bot
+
+
+def make_bot(game: Game, simulations: int, checkpoint: str | None) -> SearchBot:
+    """Classic MCTS (UCT + random rollouts) without a checkpoint; the checkpoint's net with PUCT
+    otherwise (a run directory means its latest checkpoint)."""
+    if checkpoint is None:
+        return mcts_bot(game, simulations)
+    from selfplay.agent import load_net_bot  # torch only when a net is asked for
+
+    return load_net_bot(game, checkpoint, simulations)

@@ -1,0 +1,42 @@
+"""``ponder analyze``: a JSON-lines analysis engine on stdin/stdout, like KataGo's."""
+
+from __future__ import annotations
+
+import argparse
+
+from ponder.commands import Command
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--input", default="-", help="file of JSON requests, one per line (default: stdin)"
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    import sys
+
+    from ponder.commands._bots import make_bot
+    from search.analysis import serve
+
+    if args.input == "-":
+        serve(sys.stdin, sys.stdout, make_bot)
+    else:
+        with open(args.input, encoding="utf-8") as lines:
+            serve(lines, sys.stdout, make_bot)
+    return 0
+
+
+COMMAND = Command(
+    name="analyze",
+    help="JSON-lines analysis engine: position in, policy/value/best move out",
+    description=(
+        'Each input line, e.g. {"id": "q1", "game": "connect_four", "moves": "4453", '
+        '"bot": "mcts", "sims": 800}\n(Hex adds "board_size"; "checkpoint" selects a trained '
+        "net), gets one output line with id, best_move,\npolicy, visits and value; a bad line "
+        'gets {"id": ..., "error": ...} and the engine keeps serving.'
+    ),
+    add_arguments=add_arguments,
+    run=run,
+    order=51,
+)
