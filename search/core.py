@@ -89,7 +89,8 @@ class Search:
         if num_simulations < 1:
             raise ValueError(f"num_simulations must be at least 1, got {num_simulations}")
         self.expander, self.rule, self.num_simulations = expander, rule, num_simulations
-        self.root_select, self.interior_select, self.rule_data = rule.kernels(num_simulations)
+        root_select, interior_select, self.rule_data = rule.kernels(num_simulations)
+        self.select_leaves = compiled_selector(root_select, interior_select)
         self._tree: Tree | None = None
         self._states: np.ndarray | None = None
 
@@ -122,10 +123,7 @@ class Search:
         leaves = np.empty(batch_size, np.int32)
         slots = np.empty(batch_size, np.int32)
         for _ in range(self.num_simulations):
-            select_leaves(
-                tree, self.root_select, self.interior_select, self.rule_data, streams.state,
-                leaves, slots,
-            )  # fmt: skip
+            self.select_leaves(tree, self.rule_data, streams.state, leaves, slots)
             expanding = np.flatnonzero(slots >= 0)
             values = tree.raw_value[searches, leaves].copy()  # terminal leaves are re-scored
             if len(expanding):
@@ -169,28 +167,41 @@ def _add(
     )
 
 
-# Not cached: it is specialised on the rule's compiled functions, which numba cannot key a cache on.
-@numba.njit
-def select_leaves(tree, root_select, interior_select, data, rng_state, leaves, slots):  # noqa: ANN001
-    """Walk each search from its root with the rule; stop where the chosen child is missing.
+_SELECTORS: dict[tuple[object, object], object] = {}
 
-    Writes ``leaves[b]`` (the node to expand from, or a terminal node reached) and ``slots[b]``
-    (the slot to expand, or -1 for a terminal node, whose value is backed up again).
+
+def compiled_selector(root_select: object, interior_select: object) -> object:
+    """``select_leaves`` bound to a rule's compiled functions (compiled once per pair).
+
+    The rule's functions are closed over rather than passed in: numba re-types dispatcher
+    arguments on every call, which costs more than a whole simulation step.
     """
-    for b in range(leaves.shape[0]):
-        node = 0
-        slot = -1
-        while not tree.terminal[b, node]:
-            if node == 0:
-                slot = root_select(tree, b, node, data, rng_state)
-            else:
-                slot = interior_select(tree, b, node, data, rng_state)
-            if slot < 0:  # no valid slot: treat as a dead end scored by its own value
-                break
-            child = tree.children[b, node, slot]
-            if child == NO_NODE:
-                break
-            node = child
-            slot = -1
-        leaves[b] = node
-        slots[b] = slot
+    key = (root_select, interior_select)
+    if key not in _SELECTORS:
+
+        @numba.njit
+        def select_leaves(tree, data, rng_state, leaves, slots):  # noqa: ANN001
+            """Walk each search from its root with the rule; stop where the chosen child is
+            missing. Writes ``leaves[b]`` (the node to expand from, or a terminal node reached)
+            and ``slots[b]`` (the slot to expand, or -1 for a terminal node, whose value is
+            backed up again)."""
+            for b in range(leaves.shape[0]):
+                node = 0
+                slot = -1
+                while not tree.terminal[b, node]:
+                    if node == 0:
+                        slot = root_select(tree, b, node, data, rng_state)
+                    else:
+                        slot = interior_select(tree, b, node, data, rng_state)
+                    if slot < 0:  # no valid slot: a dead end scored by its own value
+                        break
+                    child = tree.children[b, node, slot]
+                    if child == NO_NODE:
+                        break
+                    node = child
+                    slot = -1
+                leaves[b] = node
+                slots[b] = slot
+
+        _SELECTORS[key] = select_leaves
+    return _SELECTORS[key]

@@ -40,6 +40,7 @@ class GameExpander:
         self.num_slots = game.num_actions
         self.evaluator = evaluator
         self.use_rollout = leaf_value == "rollout" and evaluator is None
+        self.expand_leaves = compiled_expander(game.kernels)
 
     def allocate_states(self, batch_size: int, num_nodes: int) -> np.ndarray:
         return np.zeros((batch_size, num_nodes, self.game.state_size), self.game.state_dtype)
@@ -57,9 +58,7 @@ class GameExpander:
         valid = np.zeros((count, self.num_slots), np.bool_)
         values = np.zeros(count, np.float32)
         terminal = np.zeros(count, np.bool_)
-        kernels = self.game.kernels
-        expand_game_leaves(
-            kernels.apply_into, kernels.legal_into, kernels.status, kernels.rollout,
+        self.expand_leaves(
             np.ascontiguousarray(states), slots.astype(np.int64), searches.astype(np.int64),
             streams.state, self.use_rollout, child_states, priors, valid, values, terminal,
         )  # fmt: skip
@@ -77,27 +76,42 @@ class GameExpander:
         return child_states, Evaluation(priors, valid, values, terminal, discounts)
 
 
-# Not cached: specialised on the game's compiled kernels (see search.core.select_leaves).
-@numba.njit
-def expand_game_leaves(  # noqa: ANN001
-    apply_into, legal_into, status, rollout,
-    parent_states, slots, searches, rng_state, use_rollout,
-    child_states, priors, valid, values, terminal,
-):  # fmt: skip
-    """Apply ``slots[i]`` to ``parent_states[i]`` (or keep the state where the slot is -1), then
-    score the child: terminal value, or uniform prior over legal moves and a rollout (or 0)."""
-    for i in range(parent_states.shape[0]):
-        if slots[i] >= 0:
-            apply_into(parent_states[i], slots[i], child_states[i])
-        else:
-            child_states[i, :] = parent_states[i]
-        done, value = status(child_states[i])
-        terminal[i] = done
-        if done:
-            values[i] = value
-            continue
-        num_legal = legal_into(child_states[i], valid[i])
-        for k in range(valid.shape[1]):
-            if valid[i, k]:
-                priors[i, k] = 1.0 / num_legal
-        values[i] = rollout(child_states[i], rng_state, searches[i]) if use_rollout else 0.0
+_EXPANDERS: dict[object, object] = {}
+
+
+def compiled_expander(kernels: object) -> object:
+    """``expand_game_leaves`` bound to one game's compiled kernels (compiled once per game).
+
+    The kernels are closed over rather than passed in: numba re-types dispatcher arguments on
+    every call, which costs more than the rollouts themselves.
+    """
+    if kernels not in _EXPANDERS:
+        apply_into, legal_into = kernels.apply_into, kernels.legal_into
+        status, rollout = kernels.status, kernels.rollout
+
+        @numba.njit
+        def expand_game_leaves(  # noqa: ANN001
+            parent_states, slots, searches, rng_state, use_rollout,
+            child_states, priors, valid, values, terminal,
+        ):  # fmt: skip
+            """Apply ``slots[i]`` to ``parent_states[i]`` (or keep the state where the slot is
+            -1), then score the child: its terminal value, or a uniform prior over legal moves
+            and a rollout (or 0)."""
+            for i in range(parent_states.shape[0]):
+                if slots[i] >= 0:
+                    apply_into(parent_states[i], slots[i], child_states[i])
+                else:
+                    child_states[i, :] = parent_states[i]
+                done, value = status(child_states[i])
+                terminal[i] = done
+                if done:
+                    values[i] = value
+                    continue
+                num_legal = legal_into(child_states[i], valid[i])
+                for k in range(valid.shape[1]):
+                    if valid[i, k]:
+                        priors[i, k] = 1.0 / num_legal
+                values[i] = rollout(child_states[i], rng_state, searches[i]) if use_rollout else 0.0
+
+        _EXPANDERS[kernels] = expand_game_leaves
+    return _EXPANDERS[kernels]
