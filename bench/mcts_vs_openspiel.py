@@ -39,32 +39,42 @@ def openspiel_rate(name: str, params: dict, games: int, seed: int = 0) -> float:
     return moves * SIMULATIONS / (time.perf_counter() - start)
 
 
-def ponder_rate(name: str, params: dict, batch: int, seed: int = 0) -> float:
-    """Simulations per second of ponder's classic MCTS in lockstep self-play of ``batch`` games."""
+def ponder_rate(name: str, params: dict, batch: int, moves: int, seed: int = 0) -> float:
+    """Simulations per second of ponder's classic MCTS in self-play: ``batch`` games in lockstep,
+    each finished game replaced by a new one, until ``moves`` moves were played."""
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     from games import make_game
-    from search.play import mcts_bot, play_games
+    from search.core import Search
+    from search.expanders import GameExpander
+    from search.rules import Uct
 
     game = make_game(name, **params)
-    bot = mcts_bot(game, SIMULATIONS)
-    play_games(game, (bot, bot), num_games=2, seed=seed + 999)  # compile outside the clock
-    start = time.perf_counter()
-    records = play_games(game, (bot, bot), num_games=batch, seed=seed)
-    elapsed = time.perf_counter() - start
-    moves = sum(len(record.moves) for record in records)
-    return moves * SIMULATIONS / elapsed
+    search = Search(GameExpander(game, "rollout"), Uct(2.0), SIMULATIONS)
+    states = np.stack([game.initial_state()] * batch)
+    search.run(states[:2], [seed, seed + 1])  # compile outside the clock
+    played, step, start = 0, 0, time.perf_counter()
+    while played < moves:
+        result = search.run(states, seed * 10**9 + step * batch + np.arange(batch))
+        for i, action in enumerate(result.chosen):
+            states[i] = game.apply(states[i], int(action))
+            if game.is_terminal(states[i]):
+                states[i] = game.initial_state()
+        played += batch
+        step += 1
+    return played * SIMULATIONS / (time.perf_counter() - start)
 
 
-def _ponder_worker(args: tuple[str, dict, int, int]) -> float:
+def _ponder_worker(args: tuple[str, dict, int, int, int]) -> float:
     return ponder_rate(*args)
 
 
-def run(name: str, params: dict, batch: int, openspiel_games: int) -> dict:
+def run(name: str, params: dict, batch: int, moves: int, openspiel_games: int) -> dict:
     label = name if not params else f"{name}{params['board_size']}"
-    ours = ponder_rate(name, params, batch)
+    ours = ponder_rate(name, params, batch, moves)
     theirs = openspiel_rate(name, params, openspiel_games)
     with multiprocessing.get_context("spawn").Pool(2) as pool:
-        two_cores = sum(pool.map(_ponder_worker, [(name, params, batch, s) for s in (1, 2)]))
+        jobs = [(name, params, batch, moves, seed) for seed in (1, 2)]
+        two_cores = sum(pool.map(_ponder_worker, jobs))
     result = {
         "benchmark": f"mcts_{label}",
         "ponder_sims_per_s": round(ours),
@@ -96,8 +106,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--quick", action="store_true")
     args = parser.parse_args(argv)
     scale = 4 if args.quick else 1
-    run("connect_four", {}, batch=64 // scale, openspiel_games=8 // scale)
-    run("hex", {"board_size": 9}, batch=32 // scale, openspiel_games=4 // scale)
+    run("connect_four", {}, batch=128, moves=2048 // scale, openspiel_games=8 // scale)
+    run("hex", {"board_size": 9}, batch=64, moves=1024 // scale, openspiel_games=4 // scale)
 
 
 if __name__ == "__main__":
