@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from bench import mcts_vs_openspiel
+from bench import mcts_vs_openspiel, playouts_vs_openspiel
 
 
 def main() -> None:
@@ -12,6 +12,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="fewer games, for a smoke check")
     args = parser.parse_args()
     mcts_vs_openspiel.main(["--quick"] if args.quick else [])
+    playouts_vs_openspiel.main(["--playouts", "2000"] if args.quick else [])
 
 
 if __name__ == "__main__":
