@@ -1,0 +1,34 @@
+"""A trained net as a bot: for ``ponder play --checkpoint`` and ``ponder analyze``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from experiment import UserError
+from experiment.checkpoint import latest_checkpoint, load_checkpoint
+from experiment.run import RunDirectory
+from games.base import Game
+from search.play import SearchBot
+from selfplay.arena import net_bot
+from selfplay.config import TrainConfig
+from selfplay.inference import Evaluator
+from selfplay.network import build_network
+
+
+def load_net_bot(game: Game, checkpoint: str, simulations: int) -> SearchBot:
+    """PUCT (no root noise) over the net of ``checkpoint``: a run directory (its latest
+    checkpoint) or a checkpoint file. The run's config says how the net is built."""
+    stem = latest_checkpoint(checkpoint)
+    run_path = stem.parent.parent
+    try:
+        config = RunDirectory.open(run_path).load_config(TrainConfig)
+    except UserError as error:
+        raise UserError(f"checkpoint '{checkpoint}' is not inside a training run: {error}") from None
+    trained = config.game.make()
+    if trained != game:
+        raise UserError(f"checkpoint '{checkpoint}' was trained on {trained!r}, not on {game!r}")
+    network = build_network(config.network, game.observation_shape, game.num_actions)
+    evaluator = Evaluator(network, "cpu", num_threads=1)
+    loaded = load_checkpoint(stem, load_optimizer=False)
+    evaluator.load_weights(loaded.model_state, loaded.info.version)
+    return net_bot(game, evaluator.evaluate, simulations, f"net_{Path(stem).name}")

@@ -1,0 +1,136 @@
+"""Arena: the current net against earlier snapshots and reference bots, with a running Elo.
+
+A plain class (the trainer wraps it with ``ray.remote``). Every pairing plays both colours equally
+often from a few seeded random opening moves; every game is kept as a match record (players,
+colours, opening, moves, outcome) in ``arena/matches.jsonl`` so that a later rating fit can read
+them all.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from games.base import Game
+from search.expanders import GameExpander, PolicyValueFn
+from search.play import MatchRecord, RandomBot, SearchBot, mcts_bot, play_games, score_of
+from search.rules import Puct
+
+
+@dataclass(frozen=True)
+class ArenaConfig:
+    """Who the current net meets, how often and at what budget."""
+
+    every_steps: int = 200  # learner steps between arena rounds; 0 turns the arena off
+    games: int = 20  # per pairing, half with each colour
+    simulations: int = 50  # the net's PUCT simulations per move
+    mcts_simulations: tuple[int, ...] = (200,)  # classic MCTS reference bots (rollouts per move)
+    random_opponent: bool = True
+    previous_snapshots: int = 1  # how many earlier arena snapshots to play
+    opening_moves: int = 2
+
+
+def net_bot(game: Game, evaluator: PolicyValueFn, simulations: int, name: str) -> SearchBot:
+    """The net behind PUCT without root noise: what 'strength at a fixed budget' means here."""
+    return SearchBot(GameExpander(game, evaluator=evaluator), Puct(), simulations, name=name)
+
+
+def bradley_terry_elo(
+    records: Sequence[MatchRecord], anchor: str, iterations: int = 200
+) -> dict[str, float]:
+    """Elo ratings fitted by Hunter's MM algorithm; draws count half a win each; ``anchor`` = 0.
+
+    P(i beats j) = 1 / (1 + 10^((R_j - R_i) / 400)) (REFERENCES.md). A prior of one draw against
+    the anchor keeps players with all wins or all losses finite.
+    """
+    players = sorted({name for record in records for name in record.players} | {anchor})
+    index = {name: i for i, name in enumerate(players)}
+    wins = np.zeros(len(players))
+    games = np.zeros((len(players), len(players)))
+    for record in records:
+        a, b = index[record.players[0]], index[record.players[1]]
+        score = (record.returns[0] + 1) / 2
+        wins[a] += score
+        wins[b] += 1 - score
+        games[a, b] += 1
+        games[b, a] += 1
+    a = index[anchor]
+    for i in range(len(players)):
+        if i != a:
+            wins[i] += 0.5
+            wins[a] += 0.5
+            games[i, a] += 1
+            games[a, i] += 1
+    strength = np.ones(len(players))
+    for _ in range(iterations):
+        denominator = (games / (strength[:, None] + strength[None, :])).sum(axis=1)
+        strength = np.where(denominator > 0, wins / np.maximum(denominator, 1e-12), strength)
+        strength /= strength[a]
+    return {name: 400 * math.log10(max(strength[index[name]], 1e-12)) for name in players}
+
+
+@dataclass
+class Arena:
+    """Plays rounds and keeps every match record of the run."""
+
+    game: Game
+    config: ArenaConfig
+    make_evaluator: Callable[[dict], PolicyValueFn]  # weights (a state dict) -> evaluator
+    directory: Path | None = None
+    records: list[MatchRecord] = field(default_factory=list)
+    snapshots: list[tuple[str, dict]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        if self.directory is not None:
+            self.directory.mkdir(parents=True, exist_ok=True)
+            path = self.directory / "matches.jsonl"
+            if path.exists():  # resume: earlier rounds still count in the rating fit
+                for line in path.read_text().splitlines():
+                    data = json.loads(line)
+                    self.records.append(
+                        MatchRecord(
+                            tuple(data["players"]), tuple(data["opening"]),
+                            tuple(data["moves"]), tuple(data["returns"]),
+                        )  # fmt: skip
+                    )
+
+    def round(self, step: int, weights: dict, seed: int) -> dict[str, float]:
+        """Play the net at ``step`` against every opponent; return TensorBoard scalars
+        (``arena/winrate_vs_<opponent>``, ``arena/elo``)."""
+        name = f"net_step{step}"
+        current = net_bot(self.game, self.make_evaluator(weights), self.config.simulations, name)
+        opponents: list = [mcts_bot(self.game, n) for n in self.config.mcts_simulations]
+        if self.config.random_opponent:
+            opponents.insert(0, RandomBot(self.game))
+        for old_name, old_weights in self.snapshots[-self.config.previous_snapshots :]:
+            opponents.append(
+                net_bot(self.game, self.make_evaluator(old_weights), self.config.simulations, old_name)
+            )
+        scalars = {}
+        for offset, opponent in enumerate(opponents):
+            records = play_games(
+                self.game, (current, opponent), self.config.games, seed=seed + offset,
+                opening_moves=self.config.opening_moves,
+            )  # fmt: skip
+            self._keep(records)
+            wins, draws, losses = score_of(records, name)
+            label = "previous" if opponent.name.startswith("net_step") else opponent.name
+            scalars[f"arena/winrate_vs_{label}"] = (wins + 0.5 * draws) / len(records)
+        if self.config.previous_snapshots > 0:
+            self.snapshots.append((name, weights))
+            self.snapshots = self.snapshots[-self.config.previous_snapshots :]
+        anchor = "random" if self.config.random_opponent else opponents[0].name
+        scalars["arena/elo"] = bradley_terry_elo(self.records, anchor)[name]
+        return scalars
+
+    def _keep(self, records: list[MatchRecord]) -> None:
+        self.records.extend(records)
+        if self.directory is not None:
+            with open(self.directory / "matches.jsonl", "a", encoding="utf-8") as file:
+                for record in records:
+                    file.write(json.dumps(asdict(record)) + "\n")

@@ -1,0 +1,64 @@
+"""The training recipe: one frozen dataclass tree, loaded from YAML with dotted overrides."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from search.config import GameConfig, SearchConfig
+from selfplay.arena import ArenaConfig
+from selfplay.inference import InferenceConfig
+from selfplay.learner import LearnerConfig
+from selfplay.network import NetworkConfig
+from selfplay.worker import SelfPlayConfig
+
+
+@dataclass(frozen=True)
+class RayConfig:
+    """Where the actors run. ``address`` None starts a local Ray with ``num_cpus`` and a small
+    object store; ``auto`` or ``ray://host:port`` joins an existing cluster (the code is shipped
+    with the job's runtime environment)."""
+
+    address: str | None = None
+    num_cpus: int = 2
+    object_store_mb: int = 1000
+    num_workers: int = 1
+    worker_cpus: float = 1.0
+    learner_cpus: float = 1.0
+    arena_cpus: float = 0.5
+    server_gpus: float = 0.0  # GPUs of the InferenceServer actor (inference.mode: server)
+    ship_code: bool = True  # with an address: send ponder's packages in the runtime env
+
+
+@dataclass(frozen=True)
+class ReplayConfig:
+    capacity: int = 100_000  # positions in the window
+    min_positions: int = 1_000  # before the learner starts
+    shard_games: int = 64  # games per shard file on disk
+
+
+@dataclass(frozen=True)
+class BudgetConfig:
+    """When training stops (the first limit reached); 0 means no limit."""
+
+    minutes: float = 0.0
+    learner_steps: int = 0
+    games: int = 0
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    name: str | None = None  # run directory name under ``runs_root``; None = a timestamp
+    runs_root: str = "runs"
+    seed: int = 0
+    game: GameConfig = field(default_factory=GameConfig)
+    network: NetworkConfig = field(default_factory=NetworkConfig)
+    search: SearchConfig = field(default_factory=SearchConfig)
+    selfplay: SelfPlayConfig = field(default_factory=SelfPlayConfig)
+    learner: LearnerConfig = field(default_factory=LearnerConfig)
+    replay: ReplayConfig = field(default_factory=ReplayConfig)
+    arena: ArenaConfig = field(default_factory=ArenaConfig)
+    inference: InferenceConfig = field(default_factory=InferenceConfig)
+    ray: RayConfig = field(default_factory=RayConfig)
+    budget: BudgetConfig = field(default_factory=BudgetConfig)
+    moves_per_call: int = 4  # moves each worker plays per call before it reports back
+    checkpoint_every_steps: int = 500
+    log_every_seconds: float = 10.0

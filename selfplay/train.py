@@ -1,0 +1,376 @@
+"""AlphaZero self-play training on Ray: workers, replay, learner, arena, and the driver loop.
+
+The driver only schedules: workers send finished games straight to the replay actor; the
+learner pulls batches from it and runs the updates owed by ``learner.samples_per_position``;
+new weights go to a worker with its next call only when their version changed. The driver
+writes TensorBoard scalars, a progress line, checkpoints (every ``checkpoint_every_steps`` and
+at every doubling of train FLOPs) and, on Ctrl-C, a last checkpoint before it exits.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from experiment.checkpoint import CheckpointInfo, latest_checkpoint, list_checkpoints, read_info
+from experiment.ledger import ComputeLedger, log_milestone
+from experiment.run import RunDirectory
+from experiment.tensorboard import ScalarWriter
+from selfplay.actors import (
+    ArenaProcess,
+    LearnerProcess,
+    ReplayProcess,
+    ServerProcess,
+    WorkerProcess,
+    rss_gb,
+)
+from selfplay.config import TrainConfig
+
+log = logging.getLogger("ponder.train")
+MAX_STEPS_PER_CALL = 50  # learner updates per call, so the driver logs and checkpoints often
+
+
+@dataclass
+class Progress:
+    """Run-wide counters, restored from the latest checkpoint on resume."""
+
+    step: int = 0
+    games: int = 0
+    positions: int = 0
+    selfplay_flops: int = 0
+    learner_flops: int = 0
+    seconds: float = 0.0  # wall time of earlier sessions of this run
+    flops_milestone: int = -1
+    arena: dict[str, float] = field(default_factory=dict)
+
+    def ledger(self) -> ComputeLedger:
+        return ComputeLedger(selfplay_flops=self.selfplay_flops, learner_flops=self.learner_flops)
+
+
+@dataclass
+class _Window:
+    """Counters since the last log line."""
+
+    start: float = field(default_factory=time.perf_counter)
+    games: int = 0
+    positions: int = 0
+    moves: int = 0
+    evaluations: int = 0
+    worker_seconds: float = 0.0
+    forward_seconds: float = 0.0
+    game_lengths: list[int] = field(default_factory=list)
+    losses: dict[str, list[float]] = field(default_factory=dict)
+
+
+def init_ray(config: TrainConfig) -> bool:
+    """Connect to the configured cluster, or start a local one; True if we started it."""
+    import ray
+
+    if ray.is_initialized():
+        return False
+    settings = config.ray
+    if settings.address:
+        runtime_env = {}
+        if settings.ship_code:
+            import experiment
+            import games
+            import search
+            import selfplay
+
+            modules = [games, search, experiment, selfplay]
+            runtime_env["py_modules"] = [str(Path(m.__file__).parent) for m in modules]
+        ray.init(address=settings.address, runtime_env=runtime_env, log_to_driver=False)
+        return False
+    ray.init(
+        num_cpus=settings.num_cpus,
+        object_store_memory=settings.object_store_mb * 1024 * 1024,
+        include_dashboard=False,
+        log_to_driver=False,
+    )
+    return True
+
+
+def train(config: TrainConfig, run: RunDirectory, resume: bool = False) -> Progress:
+    """Train until the budget is spent or Ctrl-C; returns the final counters."""
+    import ray
+
+    progress = _restore_progress(run) if resume else Progress()
+    started_ray = init_ray(config)
+    writer = ScalarWriter(run.tensorboard)
+    actors: list[Any] = []
+    try:
+        trainer = _Trainer(config, run, progress, resume, writer, actors)
+        trainer.loop()
+    finally:
+        writer.close()
+        for actor in actors:
+            ray.kill(actor)
+        if started_ray:
+            ray.shutdown()
+    return progress
+
+
+def _restore_progress(run: RunDirectory) -> Progress:
+    if not list_checkpoints(run.checkpoints):
+        return Progress()
+    info = read_info(run.path)
+    counters = info.counters
+    return Progress(
+        step=info.step,
+        games=info.games_played,
+        positions=info.positions_seen,
+        selfplay_flops=info.ledger.selfplay_flops,
+        learner_flops=info.ledger.learner_flops,
+        seconds=float(counters.get("seconds", 0.0)),
+        flops_milestone=int(counters.get("flops_milestone", -1)),
+    )
+
+
+class _Trainer:
+    def __init__(
+        self,
+        config: TrainConfig,
+        run: RunDirectory,
+        progress: Progress,
+        resume: bool,
+        writer: ScalarWriter,
+        actors: list[Any],
+    ):
+        import ray
+
+        self.config, self.run, self.progress, self.writer = config, run, progress, writer
+        settings = config.ray
+        checkpoint = None
+        if resume and list_checkpoints(run.checkpoints):
+            checkpoint = str(latest_checkpoint(run.path))
+        sessions = len(run.read_meta().get("resumes", []))
+        has_replay = resume and any(Path(run.replay).glob("shard_*.npz"))
+        self.replay = ray.remote(ReplayProcess).options(num_cpus=0).remote(
+            config, str(run.replay), has_replay
+        )
+        self.learner = ray.remote(LearnerProcess).options(num_cpus=settings.learner_cpus).remote(
+            config, max(1, int(settings.learner_cpus)), checkpoint
+        )
+        self.server = None
+        if config.inference.mode == "server":
+            self.server = (
+                ray.remote(ServerProcess)
+                .options(num_cpus=1, num_gpus=settings.server_gpus,
+                         max_concurrency=settings.num_workers + 4)  # fmt: skip
+                .remote(config, settings.num_workers)
+            )
+        self.workers = [
+            ray.remote(WorkerProcess).options(num_cpus=settings.worker_cpus).remote(
+                config, i, hash((config.seed, i, sessions)) % 2**63, self.replay, self.server
+            )
+            for i in range(settings.num_workers)
+        ]  # fmt: skip
+        self.arena = None
+        if config.arena.every_steps > 0:
+            self.arena = ray.remote(ArenaProcess).options(num_cpus=settings.arena_cpus).remote(
+                config, str(run.arena)
+            )
+        actors.extend(a for a in [self.replay, self.learner, self.server, self.arena] if a)
+        actors.extend(self.workers)
+        self.session_start = time.perf_counter()
+        self.last_checkpoint_step = progress.step
+        self.last_arena_step = progress.step if resume else -1
+
+    # ----------------------------------------------------------------------------------------
+
+    def elapsed(self) -> float:
+        return self.progress.seconds + time.perf_counter() - self.session_start
+
+    def budget_spent(self) -> bool:
+        budget, progress = self.config.budget, self.progress
+        return bool(
+            (budget.minutes and self.elapsed() >= budget.minutes * 60)
+            or (budget.learner_steps and progress.step >= budget.learner_steps)
+            or (budget.games and progress.games >= budget.games)
+        )
+
+    def loop(self) -> None:
+        import ray
+
+        weights_ref = self.learner.get_weights.remote()
+        version = -1  # workers start from random nets: give them the learner's first weights
+        worker_versions = [-2] * len(self.workers)
+        if self.server is not None:
+            ray.get(self.server.load_weights.remote(weights_ref))
+        pending: dict[Any, int] = {}
+        for i, worker in enumerate(self.workers):
+            pending[worker.play.remote(self.config.moves_per_call, weights_ref)] = i
+            worker_versions[i] = version
+        train_ref = arena_ref = None
+        window = _Window()
+        interrupted = False
+        try:
+            while not self.budget_spent():
+                waiting = [*pending, *(r for r in (train_ref, arena_ref) if r is not None)]
+                ready, _ = ray.wait(waiting, num_returns=1, timeout=1.0)
+                for ref in ready:
+                    if ref in pending:
+                        i = pending.pop(ref)
+                        self._count_play(ray.get(ref), window)
+                        send = weights_ref if worker_versions[i] != version else None
+                        worker_versions[i] = version
+                        call = self.workers[i].play.remote(self.config.moves_per_call, send)
+                        pending[call] = i
+                    elif ref is train_ref:
+                        train_ref = None
+                        result = ray.get(ref)
+                        if self._count_training(result, window):
+                            weights_ref = self.learner.get_weights.remote()
+                            version = ray.get(weights_ref)[0]
+                            if self.server is not None:
+                                self.server.load_weights.remote(weights_ref)
+                            self._maybe_checkpoint()
+                            if arena_ref is None and self._arena_due():
+                                self.last_arena_step = self.progress.step
+                                arena_ref = self.arena.round.remote(
+                                    self.progress.step, weights_ref, self.config.seed + self.progress.step
+                                )  # fmt: skip
+                    elif ref is arena_ref:
+                        arena_ref = None
+                        self._log_arena(ray.get(ref))
+                if train_ref is None and self.progress.positions >= self.config.replay.min_positions:
+                    train_ref = self.learner.train.remote(
+                        self.replay, self.progress.positions, MAX_STEPS_PER_CALL
+                    )
+                if time.perf_counter() - window.start >= self.config.log_every_seconds:
+                    self._log(window)
+                    window = _Window()
+        except KeyboardInterrupt:
+            interrupted = True
+            log.warning("interrupted: writing a checkpoint before exiting")
+        if train_ref is not None and not interrupted:
+            self._count_training(ray.get(train_ref), window)
+        if arena_ref is not None and not interrupted:
+            self._log_arena(ray.get(arena_ref))
+        self._log(window)
+        self.save_checkpoint()
+
+    # ----------------------------------------------------------------------------------------
+
+    def _count_play(self, result: dict[str, Any], window: _Window) -> None:
+        progress = self.progress
+        progress.games += result["games"]
+        progress.positions += result["positions"]
+        progress.selfplay_flops += result["selfplay_flops"]
+        window.games += result["games"]
+        window.positions += result["positions"]
+        window.moves += result["moves"]
+        window.evaluations += result["evaluations"]
+        window.worker_seconds += result["seconds"]
+        window.forward_seconds += result["forward_seconds"]
+        window.game_lengths.extend(result["game_lengths"])
+        self.worker_rss = result["rss_gb"]
+
+    def _count_training(self, result: dict[str, Any], window: _Window) -> bool:
+        """Record a training call; True if it changed the weights."""
+        self.progress.step = result["step"]
+        self.progress.learner_flops = result["learner_flops"]
+        self.learner_state = result
+        for key, value in result["scalars"].items():
+            window.losses.setdefault(key, []).append(value)
+        milestone = log_milestone(self.progress.ledger().train_flops)
+        if milestone > self.progress.flops_milestone:
+            self.progress.flops_milestone = milestone
+            if result["steps"]:
+                self.save_checkpoint(keep=True)
+        return result["steps"] > 0
+
+    def _maybe_checkpoint(self) -> None:
+        every = self.config.checkpoint_every_steps
+        if every and self.progress.step // every > self.last_checkpoint_step // every:
+            self.save_checkpoint()
+
+    def _arena_due(self) -> bool:
+        every = self.config.arena.every_steps
+        if self.arena is None or not every:
+            return False
+        return self.last_arena_step < 0 or self.progress.step // every > self.last_arena_step // every
+
+    def save_checkpoint(self, keep: bool = False) -> str:
+        import ray
+
+        progress = self.progress
+        info = CheckpointInfo(
+            step=progress.step,
+            games_played=progress.games,
+            positions_seen=progress.positions,
+            ledger=progress.ledger(),
+            counters={"seconds": self.elapsed(), "flops_milestone": progress.flops_milestone,
+                      **progress.arena},  # fmt: skip
+            keep=keep,
+        )
+        path = ray.get(self.learner.save.remote(str(self.run.checkpoints), info))
+        self.last_checkpoint_step = progress.step
+        log.info("checkpoint %s", path)
+        return path
+
+    def _log_arena(self, result: tuple[int, dict[str, float]]) -> None:
+        step, scalars = result
+        self.progress.arena = {k: v for k, v in scalars.items() if k.startswith("arena/")}
+        self.writer.scalars(scalars, step)
+        shown = ", ".join(f"{k.removeprefix('arena/')} {v:.2f}" for k, v in self.progress.arena.items())
+        print(f"[arena, net of step {step}] {shown}", flush=True)
+
+    def _log(self, window: _Window) -> None:
+        import ray
+
+        seconds = max(time.perf_counter() - window.start, 1e-9)
+        progress = self.progress
+        scalars = {
+            "selfplay/games_per_hour": window.games * 3600 / seconds,
+            "selfplay/positions_per_s": window.moves / seconds,
+            "selfplay/evals_per_s": window.evaluations / seconds,
+            "selfplay/forward_share": window.forward_seconds / max(window.worker_seconds, 1e-9),
+            "selfplay/games": progress.games,
+            "system/rss_gb_driver": rss_gb(),
+            **progress.ledger().scalars(),
+        }
+        if window.game_lengths:
+            scalars["selfplay/game_length"] = sum(window.game_lengths) / len(window.game_lengths)
+        for key, values in window.losses.items():
+            scalars[key] = sum(values) / len(values)
+        if hasattr(self, "worker_rss"):
+            scalars["system/rss_gb_worker"] = self.worker_rss
+        if hasattr(self, "learner_state"):
+            scalars["learner/samples_per_position"] = self.learner_state["samples_per_position"]
+            scalars["system/rss_gb_learner"] = self.learner_state["rss_gb"]
+        scalars["system/rss_gb_replay"] = ray.get(self.replay.state.remote())["rss_gb"]
+        self.writer.scalars(scalars, progress.step)
+        self.writer.flush()
+        loss = scalars.get("loss/total")
+        print(
+            f"[{_clock(self.elapsed())}] step {progress.step} | games {progress.games} "
+            f"({scalars['selfplay/games_per_hour']:,.0f}/h) | positions/s "
+            f"{scalars['selfplay/positions_per_s']:,.1f} | evals/s "
+            f"{scalars['selfplay/evals_per_s']:,.0f} | loss "
+            f"{'-' if loss is None else f'{loss:.3f}'} | train FLOPs "
+            f"{progress.ledger().train_flops:.2e}",
+            flush=True,
+        )
+
+
+def _clock(seconds: float) -> str:
+    minutes, seconds = divmod(int(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours:02d}:{minutes:02d}:{seconds:02d}"
+
+
+def start_run(config: TrainConfig, command_line: Sequence[str] | None = None) -> RunDirectory:
+    """A new run directory for ``config`` (resolved config and code version recorded)."""
+    root = Path(config.runs_root).resolve()
+    return RunDirectory.create(root, config.name, config, command_line=command_line)
+
+
+def resume_config(run: RunDirectory, overrides: Sequence[str] = ()) -> TrainConfig:
+    config = run.load_config(TrainConfig, overrides)
+    return dataclasses.replace(config, runs_root=str(run.path.parent), name=run.name)

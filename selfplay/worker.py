@@ -1,0 +1,177 @@
+"""SelfPlayWorker: B games in lockstep, searched by the one search core with a policy-value net.
+
+A plain class: the trainer wraps it with ``ray.remote``; GPU measurements use it directly.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from games.base import Game
+from search.config import SearchConfig
+from search.core import Search
+from search.expanders import GameExpander, PolicyValueFn
+from selfplay.replay import GameRecord
+
+
+@dataclass(frozen=True)
+class SelfPlayConfig:
+    """How workers play. Playout cap randomisation (KataGo, Wu 2019): a random
+    ``full_search_fraction`` of moves get ``search.simulations`` and become policy targets; the
+    others get ``fast_simulations`` and are not recorded as policy targets. 1.0 turns it off."""
+
+    games_per_worker: int = 64
+    temperature_moves: int = 8  # PUCT: sample in proportion to visits for these first moves
+    full_search_fraction: float = 1.0
+    fast_simulations: int = 16
+    resign_threshold: float = -1.0  # resign when the searched value falls below; -1 = never
+    opening_moves: int = 0  # uniformly random moves before the search takes over
+
+
+@dataclass
+class WorkerStats:
+    """Counters a worker reports with each batch of finished games."""
+
+    moves: int = 0
+    searches: int = 0
+    evaluations: int = 0
+    seconds: float = 0.0
+    forward_seconds: float = 0.0
+
+
+@dataclass
+class _Game:
+    state: np.ndarray
+    observations: list[np.ndarray] = field(default_factory=list)
+    policies: list[np.ndarray] = field(default_factory=list)
+    players: list[int] = field(default_factory=list)
+    full_search: list[bool] = field(default_factory=list)
+    moves: list[int] = field(default_factory=list)
+
+
+class SelfPlayWorker:
+    """Plays ``games_per_worker`` games at once; finished games come back as GameRecords."""
+
+    def __init__(
+        self,
+        game: Game,
+        evaluator: PolicyValueFn,
+        search: SearchConfig,
+        selfplay: SelfPlayConfig,
+        seed: int,
+        worker_id: int = 0,
+    ):
+        self.game, self.config, self.worker_id = game, selfplay, worker_id
+        self.evaluator = _CountingEvaluator(evaluator)
+        expander = GameExpander(game, evaluator=self.evaluator)
+        rule = search.make_rule()
+        self.full = Search(expander, rule, search.simulations)
+        self.fast = Search(expander, rule, max(1, selfplay.fast_simulations))
+        self.rule_name = search.rule
+        self.rng = np.random.default_rng([seed, worker_id])
+        self.games = [self._new_game() for _ in range(selfplay.games_per_worker)]
+        self.stats = WorkerStats()
+
+    def _new_game(self) -> _Game:
+        state = self.game.initial_state()
+        opening = []
+        for _ in range(self.config.opening_moves):
+            action = int(self.rng.choice(self.game.legal_actions(state)))
+            state = self.game.apply(state, action)
+            opening.append(action)
+            if self.game.is_terminal(state):  # too long an opening for this game: start again
+                return self._new_game()
+        return _Game(state=state, moves=opening)
+
+    def play(self, num_moves: int) -> tuple[list[GameRecord], WorkerStats]:
+        """Advance every game by ``num_moves`` moves; return the games that finished."""
+        start = time.perf_counter()
+        finished: list[GameRecord] = []
+        for _ in range(num_moves):
+            finished.extend(self._step())
+        self.stats.seconds += time.perf_counter() - start
+        self.stats.evaluations = self.evaluator.count
+        self.stats.forward_seconds = self.evaluator.seconds
+        return finished, self.stats
+
+    def _step(self) -> list[GameRecord]:
+        count = len(self.games)
+        states = np.stack([g.state for g in self.games])
+        full = self.rng.random(count) < self.config.full_search_fraction
+        seeds = self.rng.integers(0, 2**63, size=count)
+        moves = np.zeros(count, np.int64)
+        policies = np.zeros((count, self.game.num_actions), np.float64)
+        values = np.zeros(count, np.float64)
+        for mask, search in ((full, self.full), (~full, self.fast)):
+            index = np.flatnonzero(mask)
+            if not len(index):
+                continue
+            result = search.run(states[index], seeds[index])
+            policies[index] = result.policy
+            values[index] = result.root_values
+            moves[index] = self._choose(result.chosen, result.visit_counts, index)
+            self.stats.searches += len(index)
+        observations = self.game.observations(states)
+        finished = []
+        for i, game in enumerate(self.games):
+            game.observations.append(observations[i])
+            game.policies.append(policies[i].astype(np.float32))
+            game.players.append(self.game.current_player(game.state))
+            game.full_search.append(bool(full[i]))
+            if values[i] < self.config.resign_threshold:
+                finished.append(self._finish(i, resigned=True))
+                continue
+            game.state = self.game.apply(game.state, int(moves[i]))
+            game.moves.append(int(moves[i]))
+            self.stats.moves += 1
+            if self.game.is_terminal(game.state):
+                finished.append(self._finish(i, resigned=False))
+        return finished
+
+    def _choose(self, chosen: np.ndarray, visits: np.ndarray, index: np.ndarray) -> np.ndarray:
+        """PUCT/UCT: visits-proportional for the first moves, then the rule's choice. Gumbel's
+        choice is already a sample (the Gumbel draw at the root)."""
+        if self.rule_name == "gumbel":
+            return chosen
+        moves = chosen.copy()
+        for row, i in enumerate(index):
+            if len(self.games[i].moves) < self.config.temperature_moves:
+                weights = visits[row] / visits[row].sum()
+                moves[row] = self.rng.choice(len(weights), p=weights)
+        return moves
+
+    def _finish(self, i: int, resigned: bool) -> GameRecord:
+        game = self.games[i]
+        if resigned:
+            loser = game.players[-1]
+            returns = np.array([1.0, 1.0])
+            returns[loser] = -1.0
+        else:
+            returns = self.game.returns(game.state)
+        record = GameRecord(
+            observations=np.stack(game.observations),
+            policies=np.stack(game.policies),
+            values=np.array([returns[p] for p in game.players], np.float32),
+            policy_mask=np.array(game.full_search, np.bool_),
+            moves=tuple(game.moves),
+            worker_id=self.worker_id,
+        )
+        self.games[i] = self._new_game()
+        return record
+
+
+class _CountingEvaluator:
+    """Counts net evaluations and the seconds spent in them."""
+
+    def __init__(self, evaluator: PolicyValueFn):
+        self.evaluator, self.count, self.seconds = evaluator, 0, 0.0
+
+    def __call__(self, observations: np.ndarray, masks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        start = time.perf_counter()
+        priors, values = self.evaluator(observations, masks)
+        self.seconds += time.perf_counter() - start
+        self.count += len(observations)
+        return priors, values
