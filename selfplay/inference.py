@@ -67,7 +67,9 @@ class Evaluator:
         self.device = resolve_device(device)
         self.precision = precision
         self.memory_format = torch.channels_last if channels_last else torch.contiguous_format
-        self.network = network.to(self.device, memory_format=self.memory_format).eval()  # type: ignore[call-overload]
+        # Module.to takes memory_format at run time; torch's type stubs leave it out.
+        network.to(self.device, memory_format=self.memory_format)  # type: ignore[call-overload]
+        self.network = network.eval()
         self.observation_shape = network.observation_shape
         self.num_actions = network.num_actions
         self.version: int | None = None  # the learner's weights version last loaded
@@ -102,14 +104,19 @@ class Evaluator:
         inputs = numpy_to_tensor(observations, self.device, np.float32)
         inputs = inputs.contiguous(memory_format=self.memory_format)  # (L, C, H, W)
         masks = numpy_to_tensor(legal_masks, self.device, np.bool_)  # (L, A)
-        with torch.inference_mode(), autocast(self.device, self.precision):
-            logits, values = self.network(inputs)  # (L, A), (L,)
-        priors = masked_softmax(logits, masks)  # float32 whatever autocast chose
+        with torch.inference_mode():
+            with autocast(self.device, self.precision):
+                logits, values = self.network(inputs)  # (L, A), (L,)
+            priors = masked_softmax(logits, masks)  # float32 whatever autocast chose
         self.evaluations += count
         self.flops += count * self.flops_per_evaluation
         return priors.cpu().numpy(), values.float().cpu().numpy()
 
-    __call__ = evaluate
+    def __call__(
+        self, observations: np.ndarray, legal_masks: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """``evaluate``: this object is a ``search.expanders.PolicyValueFn``."""
+        return self.evaluate(observations, legal_masks)
 
     def check_inputs(self, observations: np.ndarray, legal_masks: np.ndarray) -> int:
         """The batch size L, or ValueError naming the shape that does not fit this net."""
@@ -184,7 +191,11 @@ class InferenceServer:
         """Blocking, thread-safe: the same answer as ``Evaluator.evaluate`` on this request."""
         return self.submit(observations, legal_masks).result()
 
-    __call__ = evaluate
+    def __call__(
+        self, observations: np.ndarray, legal_masks: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """``evaluate``: this object is a ``search.expanders.PolicyValueFn``."""
+        return self.evaluate(observations, legal_masks)
 
     def load_weights(self, state_dict: Mapping[str, torch.Tensor], version: int) -> bool:
         with self._lock:

@@ -97,7 +97,9 @@ class Learner:
         self.memory_format = (
             torch.channels_last if config.channels_last else torch.contiguous_format
         )
-        self.network = network.to(self.device, memory_format=self.memory_format).train()  # type: ignore[call-overload]
+        # Module.to takes memory_format at run time; torch's type stubs leave it out.
+        network.to(self.device, memory_format=self.memory_format)  # type: ignore[call-overload]
+        self.network = network.train()
         self.optimizer = _make_optimizer(self.network, config)
         # GradScaler keeps float16 gradients from underflowing; bfloat16 has float32's range.
         self.scaler = torch.amp.GradScaler(self.device.type, enabled=config.precision == "float16")
@@ -199,7 +201,7 @@ class Learner:
             raise KeyError(f"learner state lacks {sorted(missing)}; it was not saved by Learner")
         self.network.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
-        if state.get("scaler"):
+        if state.get("scaler") and self.scaler.is_enabled():  # empty unless float16 was used
             self.scaler.load_state_dict(state["scaler"])
         self.step = int(state["step"])
         self.version = int(state["version"])

@@ -286,8 +286,9 @@ class _Trainer:
         return result["steps"] > 0
 
     def _maybe_checkpoint(self) -> None:
-        every = self.config.checkpoint_every_steps
-        if every and self.progress.step // every > self.last_checkpoint_step // every:
+        every, step = self.config.checkpoint_every_steps, self.progress.step
+        # (a snapshot kept at a FLOPs doubling may already hold this step: never overwrite it)
+        if every and step != self.last_checkpoint_step and step // every > self.last_checkpoint_step // every:
             self.save_checkpoint()
 
     def _arena_due(self) -> bool:

@@ -1,0 +1,183 @@
+"""The learner: it learns, it resumes exactly, it publishes by version, and AMP paths run."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+import torch
+
+from experiment.checkpoint import CheckpointInfo, load_checkpoint
+from experiment.ledger import ComputeLedger, forward_flops
+from selfplay.learner import Learner, LearnerConfig, learning_rate
+from selfplay.network import NetworkConfig, build_network
+from selfplay.replay import Batch
+
+SHAPE, ACTIONS = (2, 3, 3), 9
+NET = NetworkConfig(blocks=1, channels=8, value_hidden=16)
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    torch.set_num_threads(1)
+
+
+def fixed_batch(size: int = 32, seed: int = 0) -> Batch:
+    rng = np.random.default_rng(seed)
+    policies = rng.random((size, ACTIONS)).astype(np.float32) ** 4
+    return Batch(
+        observations=(rng.random((size, *SHAPE)) < 0.3).astype(np.float32),
+        policies=policies / policies.sum(1, keepdims=True),
+        values=rng.choice([-1.0, 0.0, 1.0], size).astype(np.float32),
+        policy_mask=rng.random(size) < 0.7,
+    )
+
+
+def make_learner(seed: int = 0, **config) -> Learner:
+    torch.manual_seed(seed)
+    options = {"device": "cpu", "batch_size": 32, **config}
+    return Learner(build_network(NET, SHAPE, ACTIONS), LearnerConfig(**options))
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "adamw"])
+def test_loss_decreases_on_a_fixed_batch(optimizer):
+    learner = make_learner(optimizer=optimizer, lr=0.05 if optimizer == "sgd" else 0.01)
+    batch = fixed_batch()
+    first = learner.train_step(batch)
+    for _ in range(40):
+        last = learner.train_step(batch)
+    assert last["loss/total"] < 0.6 * first["loss/total"]
+    assert last["loss/value"] < 0.5 * first["loss/value"]
+    assert last["loss/policy"] < first["loss/policy"]
+    assert set(first) == {"loss/policy", "loss/value", "loss/total", "learner/lr"}
+
+
+def test_losses_follow_the_alphazero_formula_and_the_policy_flags():
+    learner = make_learner()
+    batch = fixed_batch(16)
+    learner.network.train()
+    with torch.no_grad():
+        logits, values = learner.network(torch.from_numpy(batch.observations))
+    cross_entropy = -(torch.from_numpy(batch.policies) * torch.log_softmax(logits, -1)).sum(-1)
+    flagged = torch.from_numpy(batch.policy_mask)
+    expected_policy = cross_entropy[flagged].mean().item()
+    expected_value = ((torch.from_numpy(batch.values) - values) ** 2).mean().item()
+    losses = learner.train_step(batch)
+    assert losses["loss/policy"] == pytest.approx(expected_policy, rel=1e-5)
+    assert losses["loss/value"] == pytest.approx(expected_value, rel=1e-5)
+    assert losses["loss/total"] == pytest.approx(expected_policy + expected_value, rel=1e-5)
+    unflagged = dataclasses.replace(batch, policy_mask=np.zeros(16, bool))
+    assert learner.train_step(unflagged)["loss/policy"] == 0.0
+
+
+def test_resume_restores_optimizer_state_and_counters_exactly(tmp_path):
+    original = make_learner(seed=0)
+    for seed in range(3):
+        original.train_step(fixed_batch(seed=seed))
+    version, _ = original.get_weights()
+    original.train_step(fixed_batch(seed=3))  # trained past the last publish
+    info = CheckpointInfo(step=0, games_played=12, positions_seen=345,
+                          ledger=original.ledger + ComputeLedger(selfplay_flops=99))  # fmt: skip
+    original.save_checkpoint(tmp_path / "checkpoints", info)
+
+    resumed = make_learner(seed=1)  # different initial weights, fresh optimizer
+    checkpoint = load_checkpoint(tmp_path)
+    resumed.restore(checkpoint)
+    assert checkpoint.info.step == 4 and checkpoint.info.version == version
+    assert checkpoint.info.ledger.learner_flops == original.flops
+    assert (resumed.step, resumed.version, resumed.samples_trained, resumed.flops) == (
+        original.step, original.version, original.samples_trained, original.flops
+    )  # fmt: skip
+    for name, tensor in original.network.state_dict().items():
+        assert torch.equal(resumed.network.state_dict()[name], tensor), name
+    for before, after in zip(
+        original.network.parameters(), resumed.network.parameters(), strict=True
+    ):
+        state_before, state_after = original.optimizer.state[before], resumed.optimizer.state[after]
+        assert torch.equal(state_before["momentum_buffer"], state_after["momentum_buffer"])
+    # Both continue identically, and the weights trained after the last publish get a new version.
+    assert original.get_weights()[0] == resumed.get_weights()[0] == version + 1
+    original.train_step(fixed_batch(seed=9))
+    resumed.train_step(fixed_batch(seed=9))
+    for name, tensor in original.network.state_dict().items():
+        assert torch.equal(resumed.network.state_dict()[name], tensor), name
+
+
+def test_weights_are_published_by_version():
+    learner = make_learner()
+    version, weights = learner.get_weights()
+    assert version == 0 and all(t.device.type == "cpu" for t in weights.values())
+    assert learner.get_weights()[0] == 0  # nothing trained: same version
+    learner.train_step(fixed_batch())
+    new_version, new_weights = learner.get_weights()
+    assert new_version == 1
+    assert not torch.equal(new_weights["stem.0.weight"], weights["stem.0.weight"])
+    new_weights["stem.0.weight"].zero_()  # a copy: the learner's own weights are untouched
+    assert learner.network.stem[0].weight.abs().sum() > 0
+
+
+@pytest.mark.parametrize("precision", ["bfloat16", "float16"])
+def test_autocast_on_cpu_gives_finite_losses_that_fall(precision):
+    learner = make_learner(precision=precision, optimizer="adamw", lr=0.01, max_grad_norm=5.0)
+    batch = fixed_batch()
+    first = learner.train_step(batch)
+    for _ in range(15):
+        last = learner.train_step(batch)
+    assert all(np.isfinite(value) for value in last.values())
+    assert last["loss/total"] < first["loss/total"]
+    assert learner.scaler.is_enabled() == (precision == "float16")
+
+
+def test_ledger_counts_three_forwards_per_sample():
+    learner = make_learner()
+    forward = forward_flops(learner.network, (1, *SHAPE))
+    for _ in range(2):
+        learner.train_step(fixed_batch(32))
+    assert learner.flops == 2 * 32 * 3 * forward
+    assert learner.ledger.train_flops == learner.flops
+
+
+def test_steps_owed_keeps_the_sample_to_position_ratio():
+    learner = make_learner(samples_per_position=4.0)
+    assert learner.steps_owed(1000) == 4000 // 32
+    for _ in range(3):
+        learner.train_step(fixed_batch(32))
+    assert learner.steps_owed(1000) == (4000 - 96) // 32
+    assert learner.steps_owed(10) == 0
+    assert learner.samples_per_position(48) == 2.0
+
+
+def test_learning_rate_schedules():
+    constant = LearnerConfig(lr=0.1, warmup_steps=4)
+    assert [learning_rate(constant, s) for s in (0, 3, 4, 1000)] == pytest.approx(
+        [0.025, 0.1, 0.1, 0.1]
+    )  # fmt: skip
+    step = LearnerConfig(lr=0.1, schedule="step", step_every=10, step_factor=0.5)
+    assert [learning_rate(step, s) for s in (0, 9, 10, 25)] == pytest.approx(
+        [0.1, 0.1, 0.05, 0.025]
+    )
+    cosine = LearnerConfig(lr=0.1, schedule="cosine", total_steps=100, min_lr_fraction=0.1)
+    assert learning_rate(cosine, 0) == pytest.approx(0.1)
+    assert learning_rate(cosine, 50) == pytest.approx(0.055)
+    assert learning_rate(cosine, 100) == learning_rate(cosine, 500) == pytest.approx(0.01)
+    learner = make_learner(lr=0.1, warmup_steps=2)
+    assert learner.train_step(fixed_batch())["learner/lr"] == pytest.approx(0.05)
+    assert learner.optimizer.param_groups[0]["lr"] == pytest.approx(0.05)
+
+
+def test_config_rejects_nonsense():
+    with pytest.raises(ValueError, match="precision"):
+        LearnerConfig(precision="half")
+    with pytest.raises(ValueError, match="samples_per_position"):
+        LearnerConfig(samples_per_position=0)
+
+
+def test_channels_last_trains_like_the_default_layout():
+    batch = fixed_batch()
+    default, channels_last = make_learner(seed=3), make_learner(seed=3, channels_last=True)
+    for _ in range(3):
+        expected, losses = default.train_step(batch), channels_last.train_step(batch)
+        assert losses["loss/total"] == pytest.approx(expected["loss/total"], rel=1e-4)
+    version, weights = channels_last.get_weights()
+    assert all(tensor.is_contiguous() for tensor in weights.values())
