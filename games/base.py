@@ -291,8 +291,12 @@ class KernelGame(ABC):
         return action
 
     def state_from_moves(self, moves: str | Sequence[int]) -> np.ndarray:
-        """Play a move list (text, or a sequence of actions) from the start, checking each."""
-        actions = self.parse_moves(moves) if isinstance(moves, str) else [int(m) for m in moves]
+        """Play a move list (text, or a sequence of actions) from the start, checking each.
+        An empty list (or blank text) is the initial position."""
+        if isinstance(moves, str):
+            actions = self.parse_moves(moves) if moves.strip() else []
+        else:
+            actions = [int(m) for m in moves]
         state = self.initial_state()
         for ply, action in enumerate(actions):
             try:

@@ -132,3 +132,12 @@ def test_person_against_bot_refuses_bad_moves():
     assert text.count("refused") >= 3
     assert returns is not None and returns[0] <= 0  # the bot never loses
     assert "bot plays" in text
+
+
+def test_analysis_of_the_initial_position():
+    out = io.StringIO()
+    request = {"id": "start", "game": "connect_four", "moves": "", "sims": 2000}
+    assert serve(io.StringIO(json.dumps(request)), out) == 0
+    answer = json.loads(out.getvalue())
+    # Connect Four is a first-player win with the first disc in the centre column.
+    assert answer["best_move"] == "4" and answer["value"] > 0

@@ -1,0 +1,174 @@
+"""Self-play training end to end on a local Ray (2 cpus): TensorBoard tags, checkpoints, resume,
+a separate Ray head joined with --address, and learning that beats the untrained net."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import psutil
+import pytest
+import torch
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+from experiment.checkpoint import latest_checkpoint, load_checkpoint, read_info
+from games import make_game
+from ponder.cli import main
+from search.play import play_games, score_of
+from selfplay.agent import load_net_bot
+from selfplay.arena import net_bot
+from selfplay.inference import Evaluator
+from selfplay.network import NetworkConfig, build_network
+from selfplay.replay import read_games
+
+pytestmark = pytest.mark.ray
+SMOKE = str(Path(__file__).parent.parent / "configs" / "tictactoe-smoke.yaml")
+TAGS = [
+    "loss/policy", "loss/value", "loss/total",
+    "selfplay/games_per_hour", "selfplay/positions_per_s", "selfplay/game_length",
+    "selfplay/evals_per_s", "arena/winrate_vs_random", "arena/winrate_vs_mcts50", "arena/elo",
+    "system/rss_gb_worker", "system/rss_gb_learner", "system/rss_gb_replay",
+    "learner/samples_per_position",
+    "compute/train_flops", "compute/selfplay_flops", "compute/learner_flops",
+]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def trained_run(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("runs")
+    status = main(["train", SMOKE, f"runs_root={root}", "--name", "smoke", "budget.learner_steps=200"])
+    assert status == 0
+    return root / "smoke"
+
+
+def scalars(run: Path) -> EventAccumulator:
+    accumulator = EventAccumulator(str(run / "tensorboard"))
+    accumulator.Reload()
+    return accumulator
+
+
+def test_smoke_run_writes_tensorboard_checkpoints_and_replay(trained_run):
+    tags = set(scalars(trained_run).Tags()["scalars"])
+    missing = [tag for tag in TAGS if tag not in tags]
+    assert not missing, f"missing TensorBoard tags {missing}; have {sorted(tags)}"
+    info = read_info(trained_run)
+    assert info.step >= 200 and info.games_played > 0 and info.positions_seen > 0
+    assert info.ledger.train_flops == info.ledger.selfplay_flops + info.ledger.learner_flops > 0
+    meta = json.loads((trained_run / "meta.json").read_text())
+    assert "git_commit" in meta and (trained_run / "config.yaml").exists()
+    # Every finished game is in the replay shards (none is lost before the checkpoint).
+    assert sum(1 for _ in read_games(trained_run / "replay")) >= info.games_played
+    # Snapshots kept at each doubling of train FLOPs, for train x test compute studies.
+    records = [json.loads(p.read_text()) for p in sorted((trained_run / "checkpoints").glob("*.json"))]
+    kept = [sum(r["ledger"].values()) for r in records if r["keep"]]
+    assert len(kept) >= 2 and all(b >= 2 * a for a, b in zip(kept, kept[1:])), kept
+    assert (trained_run / "arena" / "matches.jsonl").exists()
+
+
+def test_learning_beats_the_untrained_net(trained_run):
+    game = make_game("tic_tac_toe")
+    trained = load_net_bot(game, str(trained_run), simulations=4)
+    config = NetworkConfig(blocks=1, channels=16, value_hidden=16)
+    torch.manual_seed(123)
+    untrained = Evaluator(build_network(config, game.observation_shape, game.num_actions), "cpu")
+    baseline = net_bot(game, untrained.evaluate, 4, "untrained")
+    records = play_games(game, (trained, baseline), num_games=200, seed=5, opening_moves=1)
+    wins, draws, losses = score_of(records, trained.name)
+    score = (wins + 0.5 * draws) / len(records)
+    # 200 games: a coin-flip opponent scores 0.5 +- 0.035; the trained net must be far above.
+    assert score >= 0.65, (wins, draws, losses)
+    assert wins > 2 * losses
+
+
+def test_resume_continues_steps_optimizer_and_replay(trained_run, tmp_path):
+    run = tmp_path / "smoke"
+    shutil.copytree(trained_run, run)
+    before = read_info(run)
+    games_before = sum(1 for _ in read_games(run / "replay"))
+    assert main(["resume", str(run), "budget.learner_steps=220"]) == 0
+    after = read_info(run)
+    assert after.step >= 220 and after.games_played > before.games_played
+    assert after.ledger.learner_flops > before.ledger.learner_flops
+    assert sum(1 for _ in read_games(run / "replay")) > games_before
+    # AdamW counts its own updates: it went on from the first session's count, not from zero.
+    old = load_checkpoint(latest_checkpoint(trained_run)).optimizer_state["optimizer"]["state"]
+    new = load_checkpoint(latest_checkpoint(run)).optimizer_state["optimizer"]["state"]
+    assert float(old[0]["step"]) == before.step
+    assert float(new[0]["step"]) == after.step
+    assert not torch.equal(old[0]["exp_avg"], new[0]["exp_avg"])
+    # TensorBoard steps go on from the checkpoint's step.
+    steps = [event.step for event in scalars(run).Scalars("loss/total")]
+    assert max(steps) >= 220
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_cluster_mode_joins_a_separate_head(tmp_path):
+    """A Ray head started as its own process on 127.0.0.1; training joins it with --address;
+    afterwards only that head's processes are stopped."""
+    port = _free_port()
+    temp_dir = Path("/tmp") / f"ponder-ray-{os.getpid()}-{port}"  # short: Ray's socket paths
+    ray_binary = str(Path(sys.executable).parent / "ray")
+    env = {**os.environ, "RAY_AUTH_MODE": "disabled", "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0"}
+    subprocess.run(
+        [ray_binary, "start", "--head", "--node-ip-address=127.0.0.1", f"--port={port}",
+         f"--temp-dir={temp_dir}", "--num-cpus=2", "--include-dashboard=false",
+         "--object-store-memory=300000000", "--disable-usage-stats"],
+        check=True, env=env, capture_output=True, timeout=120,
+    )  # fmt: skip
+    try:
+        result = subprocess.run(
+            [sys.executable, "-m", "ponder", "train", SMOKE, f"runs_root={tmp_path}",
+             "--name", "cluster", "--address", f"127.0.0.1:{port}", "budget.learner_steps=10",
+             "arena.every_steps=0"],
+            env=env, capture_output=True, text=True, timeout=300,
+        )  # fmt: skip
+        assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
+        assert read_info(tmp_path / "cluster").step >= 10
+        assert "Started a local Ray instance" not in result.stderr
+    finally:
+        for process in psutil.process_iter(["pid", "cmdline"]):
+            if any(str(temp_dir) in part for part in (process.info["cmdline"] or [])):
+                process.kill()
+        shutil.rmtree(temp_dir, ignore_errors=True)
+
+
+def test_expander_batch_equals_per_leaf_evaluation():
+    """All leaves of a step go through one forward; the result equals leaf-by-leaf calls, and
+    illegal moves get zero prior."""
+    from search.core import Streams
+    from search.expanders import GameExpander
+
+    game = make_game("connect_four")
+    torch.manual_seed(0)
+    evaluator = Evaluator(build_network(NetworkConfig(1, 8), game.observation_shape, 7), "cpu")
+    calls = []
+
+    def counted(observations, masks):
+        calls.append(len(observations))
+        return evaluator.evaluate(observations, masks)
+
+    expander = GameExpander(game, evaluator=counted)
+    states = np.stack([game.state_from_moves(m) for m in ("", "4444", "444444", "1234567")])
+    slots = np.array([3, 3, 0, 6])
+    streams = Streams(range(4))
+    children, batched = expander.expand(states, slots, np.arange(4), streams)
+    assert calls == [4]
+    for i in range(4):
+        child, single = expander.expand(states[i : i + 1], slots[i : i + 1], np.array([i]), streams)
+        np.testing.assert_array_equal(child[0], children[i])
+        np.testing.assert_allclose(single.priors[0], batched.priors[i], atol=1e-6)
+        np.testing.assert_allclose(single.values[0], batched.values[i], atol=1e-6)
+    # After "444444" and a disc in column 1, column 4 holds six discs: it is full.
+    assert batched.valid[2, 3] == False and batched.priors[2, 3] == 0.0  # noqa: E712
+    np.testing.assert_allclose(batched.priors.sum(axis=1), 1.0, atol=1e-5)
