@@ -10,6 +10,9 @@ from ponder.commands import Command
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--sims", type=int, default=1000, help="simulations per move of the bots")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--minutes", type=float, default=3.0, help="self-play training time")
+    parser.add_argument("--config", default="configs/demo.yaml", help="the training recipe")
+    parser.add_argument("--runs-root", default="runs", help="where the demo run goes")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -18,7 +21,12 @@ def run(args: argparse.Namespace) -> int:
 
     from games import make_game
     from search.analysis import analyze
-    from search.play import mcts_bot, play_games
+    from search.play import mcts_bot, play_games, score_of
+    from selfplay.actors import make_evaluator
+    from selfplay.agent import load_net_bot
+    from selfplay.arena import net_bot
+    from selfplay.config import TrainConfig
+    from selfplay.train import start_run, train
 
     game = make_game("connect_four")
     strong, weak = mcts_bot(game, args.sims), mcts_bot(game, max(args.sims // 20, 2))
@@ -35,8 +43,44 @@ def run(args: argparse.Namespace) -> int:
 
     request = {"id": "demo", "game": "connect_four", "moves": moves[:6], "sims": 4 * args.sims}
     print(f"== 2. ponder analyze: {json.dumps(request)} ==")
-    print(json.dumps(analyze(request)))
+    print(json.dumps(analyze(request)), flush=True)
+
+    from experiment.config import load_config
+
+    print(f"\n== 3. ponder train {args.config} budget.minutes={args.minutes} (Ray, CPU) ==")
+    overrides = [f"budget.minutes={args.minutes}", f"runs_root={args.runs_root}", "name=null"]
+    config = load_config(TrainConfig, args.config, overrides)
+    run_directory = start_run(config, command_line=["ponder", "demo"])
+    print(f"TensorBoard: tensorboard --logdir {run_directory.path.parent}", flush=True)
+    progress = train(config, run_directory)
+
+    print(f"\n== 4. arena: the trained net (step {progress.step}) vs its untrained self ==")
+    simulations = config.search.simulations
+    trained = load_net_bot(game, str(run_directory.path), simulations)
+    untrained = net_bot(game, make_evaluator(config).evaluate, simulations, "untrained")
+    records = play_games(game, (trained, untrained), 40, seed=args.seed, opening_moves=2)
+    wins, draws, losses = score_of(records, trained.name)
+    score = (wins + 0.5 * draws) / len(records)
+    low, high = wilson_interval(wins + 0.5 * draws, len(records))
+    print(
+        f"trained vs untrained, {simulations} simulations each, {len(records)} games (colours "
+        f"balanced): {wins} wins, {draws} draws, {losses} losses; score {score:.0%} "
+        f"(95% interval {low:.0%}-{high:.0%})"
+    )
+    print(f"TensorBoard: tensorboard --logdir {run_directory.path.parent}")
     return 0
+
+
+def wilson_interval(successes: float, trials: int, z: float = 1.96) -> tuple[float, float]:
+    """Wilson score interval of a win rate (REFERENCES.md, Ratings)."""
+    import math
+
+    if trials == 0:
+        return 0.0, 1.0
+    p = successes / trials
+    centre = (p + z * z / (2 * trials)) / (1 + z * z / trials)
+    half = z * math.sqrt(p * (1 - p) / trials + z * z / (4 * trials * trials)) / (1 + z * z / trials)
+    return max(0.0, centre - half), min(1.0, centre + half)
 
 
 COMMAND = Command(
