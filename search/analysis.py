@@ -81,7 +81,9 @@ def analyze(request: dict[str, Any], bot_factory: BotFactory = mcts_only) -> dic
         raise RequestError("bot 'net' needs a 'checkpoint' (a run directory or checkpoint file)")
     simulations = request.get("sims", 800)
     if not isinstance(simulations, int) or not 1 <= simulations <= MAX_SIMULATIONS:
-        raise RequestError(f"field 'sims' must be an integer in 1..{MAX_SIMULATIONS}, got {simulations!r}")
+        raise RequestError(
+            f"field 'sims' must be an integer in 1..{MAX_SIMULATIONS}, got {simulations!r}"
+        )
     seed = request.get("seed", 0)
     if not isinstance(seed, int):
         raise RequestError(f"field 'seed' must be an integer, got {seed!r}")

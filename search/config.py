@@ -1,4 +1,4 @@
-"""Config records shared by every workflow that searches a game: which game, which rule, how much."""
+"""Config records shared by the workflows that search a game: which game, which rule, how much."""
 
 from __future__ import annotations
 
@@ -57,7 +57,7 @@ class SearchConfig:
 
 @dataclass(frozen=True)
 class PlayConfig:
-    """``ponder play``: the game, the bot (classic MCTS, or a net from a checkpoint), your colour."""
+    """``ponder play``: the game, the bot (classic MCTS or a net from a checkpoint), your colour."""
 
     game: GameConfig = field(default_factory=GameConfig)
     bot: Literal["mcts", "net"] = "mcts"

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 import numba
 import numpy as np
@@ -89,7 +89,8 @@ class Search:
         if num_simulations < 1:
             raise ValueError(f"num_simulations must be at least 1, got {num_simulations}")
         self.expander, self.rule, self.num_simulations = expander, rule, num_simulations
-        root_select, interior_select, self.rule_data = rule.kernels(num_simulations)
+        root_select, interior_select, rule_data = rule.kernels(num_simulations)
+        self.rule_data: Any = rule_data
         self.select_leaves = compiled_selector(root_select, interior_select)
         self._tree: Tree | None = None
         self._states: np.ndarray | None = None
@@ -108,14 +109,18 @@ class Search:
         """Search from B root states (B, ...) with one seed per search."""
         batch_size = len(root_states)
         if len(seeds) != batch_size:
-            raise ValueError(f"need one seed per root state: {len(seeds)} seeds, {batch_size} roots")
+            raise ValueError(
+                f"need one seed per root state: {len(seeds)} seeds, {batch_size} roots"
+            )
         streams = Streams(seeds)
         tree, states = self._arrays(batch_size)
         searches = np.arange(batch_size)
         states[:, 0] = root_states
         evaluation = self.expander.evaluate(root_states, searches, streams)
         if evaluation.terminal.any():
-            raise ValueError(f"cannot search from terminal roots {np.flatnonzero(evaluation.terminal)}")
+            raise ValueError(
+                f"cannot search from terminal roots {np.flatnonzero(evaluation.terminal)}"
+            )
         roots = _add(tree, searches, np.full(batch_size, NO_NODE, np.int32), searches, evaluation)
         backup(tree, roots, evaluation.values)
         self.rule.prepare_root(tree, streams.generators)
@@ -167,10 +172,10 @@ def _add(
     )
 
 
-_SELECTORS: dict[tuple[object, object], object] = {}
+_SELECTORS: dict[tuple[Any, Any], Any] = {}
 
 
-def compiled_selector(root_select: object, interior_select: object) -> object:
+def compiled_selector(root_select: Any, interior_select: Any) -> Any:
     """``select_leaves`` bound to a rule's compiled functions (compiled once per pair).
 
     The rule's functions are closed over rather than passed in: numba re-types dispatcher

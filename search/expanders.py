@@ -6,14 +6,13 @@ OpenSpiel's ``MCTSBot`` with ``RandomRolloutEvaluator``), by zero, or by a polic
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Literal
+from typing import Any, Literal
 
 import numba
 import numpy as np
 
-from games.base import Game
+from games.base import Game, GameKernels
 from search.core import Evaluation, Streams
-
 
 # (observations (L, C, H, W) float32, legal masks (L, A) bool) -> (priors (L, A), values (L,))
 PolicyValueFn = Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]
@@ -76,10 +75,10 @@ class GameExpander:
         return child_states, Evaluation(priors, valid, values, terminal, discounts)
 
 
-_EXPANDERS: dict[object, object] = {}
+_EXPANDERS: dict[GameKernels, Any] = {}
 
 
-def compiled_expander(kernels: object) -> object:
+def compiled_expander(kernels: GameKernels) -> Any:
     """``expand_game_leaves`` bound to one game's compiled kernels (compiled once per game).
 
     The kernels are closed over rather than passed in: numba re-types dispatcher arguments on

@@ -85,7 +85,10 @@ class SearchBot:
 def mcts_bot(game: Game, num_simulations: int, exploration: float = 2.0) -> SearchBot:
     """Classic MCTS: UCT (c = 2) and one random rollout per leaf, like OpenSpiel's MCTSBot."""
     return SearchBot(
-        GameExpander(game, "rollout"), Uct(exploration), num_simulations, name=f"mcts{num_simulations}"
+        GameExpander(game, "rollout"),
+        Uct(exploration),
+        num_simulations,
+        name=f"mcts{num_simulations}",
     )
 
 
@@ -142,10 +145,14 @@ def play_games(
             active = [g for g in active if not game.is_terminal(states[g])]
     records = []
     for g in range(num_games):
-        names = (bots[0].name, bots[1].name) if seat_of_bot0[g] == 0 else (bots[1].name, bots[0].name)
+        names = (
+            (bots[0].name, bots[1].name) if seat_of_bot0[g] == 0 else (bots[1].name, bots[0].name)
+        )
         result = game.returns(states[g])
         records.append(
-            MatchRecord(names, openings[g], tuple(histories[g]), (float(result[0]), float(result[1])))
+            MatchRecord(
+                names, openings[g], tuple(histories[g]), (float(result[0]), float(result[1]))
+            )
         )
     return records
 

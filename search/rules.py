@@ -124,7 +124,8 @@ def completed_q_scores(
     """sigma(completed Q) per slot (K,), and fill ``visits`` (K,) and ``logits`` (K,).
 
     completed Q = q(a) where visited, else v_mix, with
-    v_mix = (v_hat + sum_b N(b) / sum_{b: N(b)>0} pi(b) * sum_{b: N(b)>0} pi(b) q(b)) / (1 + sum_b N(b));
+    v_mix = (v_hat + sum_b N(b) / sum_{b: N(b)>0} pi(b) * sum_{b: N(b)>0} pi(b) q(b))
+            / (1 + sum_b N(b));
     rescaled to [0, 1] by its min and max over the valid slots (mctx ``_rescale_qvalues``), then
     sigma(q) = (c_visit + max_b N(b)) * c_scale * q.
     """
@@ -134,7 +135,9 @@ def completed_q_scores(
     total_visits, max_visits = 0, 0
     visited_prior, weighted_q = 0.0, 0.0
     for k in range(num_slots):
-        logits[k] = math.log(max(tree.prior[b, node, k], 1e-30)) if tree.valid[b, node, k] else -np.inf
+        logits[k] = (
+            math.log(max(tree.prior[b, node, k], 1e-30)) if tree.valid[b, node, k] else -np.inf
+        )
         if visits[k] > 0:
             total_visits += visits[k]
             max_visits = max(max_visits, visits[k])
@@ -159,7 +162,9 @@ def completed_q_scores(
 
 
 @numba.njit(cache=True)
-def gumbel_root_select(tree: Tree, b: int, node: int, data: GumbelData, rng_state: np.ndarray) -> int:
+def gumbel_root_select(
+    tree: Tree, b: int, node: int, data: GumbelData, rng_state: np.ndarray
+) -> int:
     num_slots = tree.children.shape[2]
     visits = np.zeros(num_slots, np.int32)
     logits = np.zeros(num_slots, np.float64)
@@ -212,7 +217,7 @@ def improved_policy(scores: np.ndarray) -> np.ndarray:
 
 @numba.njit(cache=True)
 def gumbel_root_choice(tree: Tree, b: int, data: GumbelData) -> int:
-    """The move Gumbel AlphaZero plays: the most-visited survivor with the best g + logits + sigma."""
+    """The move Gumbel AlphaZero plays: the most visited survivor, best by g + logit + sigma."""
     num_slots = tree.children.shape[2]
     visits = np.zeros(num_slots, np.int32)
     logits = np.zeros(num_slots, np.float64)

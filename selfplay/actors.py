@@ -120,7 +120,9 @@ class ServerProcess:
             evaluator, config.inference.max_batch, config.inference.max_wait_ms, expected_callers
         )
 
-    def evaluate(self, observations: np.ndarray, masks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def evaluate(
+        self, observations: np.ndarray, masks: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
         return self.server.evaluate(observations, masks)
 
     def load_weights(self, weights: Weights) -> bool:

@@ -23,7 +23,9 @@ def load_net_bot(game: Game, checkpoint: str, simulations: int) -> SearchBot:
     try:
         config = RunDirectory.open(run_path).load_config(TrainConfig)
     except UserError as error:
-        raise UserError(f"checkpoint '{checkpoint}' is not inside a training run: {error}") from None
+        raise UserError(
+            f"checkpoint '{checkpoint}' is not inside a training run: {error}"
+        ) from None
     trained = config.game.make()
     if trained != game:
         raise UserError(f"checkpoint '{checkpoint}' was trained on {trained!r}, not on {game!r}")

@@ -94,8 +94,10 @@ class Arena:
                     data = json.loads(line)
                     self.records.append(
                         MatchRecord(
-                            tuple(data["players"]), tuple(data["opening"]),
-                            tuple(data["moves"]), tuple(data["returns"]),
+                            tuple(data["players"]),
+                            tuple(data["opening"]),
+                            tuple(data["moves"]),
+                            tuple(data["returns"]),
                         )  # fmt: skip
                     )
 
@@ -109,7 +111,9 @@ class Arena:
             opponents.insert(0, RandomBot(self.game))
         for old_name, old_weights in self.snapshots[-self.config.previous_snapshots :]:
             opponents.append(
-                net_bot(self.game, self.make_evaluator(old_weights), self.config.simulations, old_name)
+                net_bot(
+                    self.game, self.make_evaluator(old_weights), self.config.simulations, old_name
+                )
             )
         scalars = {}
         for offset, opponent in enumerate(opponents):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+
 from search.config import GameConfig, SearchConfig
 from selfplay.arena import ArenaConfig
 from selfplay.inference import InferenceConfig

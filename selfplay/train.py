@@ -150,18 +150,25 @@ class _Trainer:
             checkpoint = str(latest_checkpoint(run.path))
         sessions = len(run.read_meta().get("resumes", []))
         has_replay = resume and any(Path(run.replay).glob("shard_*.npz"))
-        self.replay = ray.remote(ReplayProcess).options(num_cpus=0).remote(
-            config, str(run.replay), has_replay
+        self.replay = (
+            ray.remote(ReplayProcess)
+            .options(num_cpus=0)
+            .remote(config, str(run.replay), has_replay)
         )
-        self.learner = ray.remote(LearnerProcess).options(num_cpus=settings.learner_cpus).remote(
-            config, max(1, int(settings.learner_cpus)), checkpoint
+        self.learner = (
+            ray.remote(LearnerProcess)
+            .options(num_cpus=settings.learner_cpus)
+            .remote(config, max(1, int(settings.learner_cpus)), checkpoint)
         )
         self.server = None
         if config.inference.mode == "server":
             self.server = (
                 ray.remote(ServerProcess)
-                .options(num_cpus=1, num_gpus=settings.server_gpus,
-                         max_concurrency=settings.num_workers + 4)  # fmt: skip
+                .options(
+                    num_cpus=1,
+                    num_gpus=settings.server_gpus,
+                    max_concurrency=settings.num_workers + 4,
+                )  # fmt: skip
                 .remote(config, settings.num_workers)
             )
         self.workers = [
@@ -172,8 +179,10 @@ class _Trainer:
         ]  # fmt: skip
         self.arena = None
         if config.arena.every_steps > 0:
-            self.arena = ray.remote(ArenaProcess).options(num_cpus=settings.arena_cpus).remote(
-                config, str(run.arena)
+            self.arena = (
+                ray.remote(ArenaProcess)
+                .options(num_cpus=settings.arena_cpus)
+                .remote(config, str(run.arena))
             )
         actors.extend(a for a in [self.replay, self.learner, self.server, self.arena] if a)
         actors.extend(self.workers)
@@ -232,13 +241,17 @@ class _Trainer:
                             self._maybe_checkpoint()
                             if arena_ref is None and self._arena_due():
                                 self.last_arena_step = self.progress.step
+                                step = self.progress.step
                                 arena_ref = self.arena.round.remote(
-                                    self.progress.step, weights_ref, self.config.seed + self.progress.step
-                                )  # fmt: skip
+                                    step, weights_ref, self.config.seed + step
+                                )
                     elif ref is arena_ref:
                         arena_ref = None
                         self._log_arena(ray.get(ref))
-                if train_ref is None and self.progress.positions >= self.config.replay.min_positions:
+                if (
+                    train_ref is None
+                    and self.progress.positions >= self.config.replay.min_positions
+                ):
                     train_ref = self.learner.train.remote(
                         self.replay, self.progress.positions, MAX_STEPS_PER_CALL
                     )
@@ -288,14 +301,20 @@ class _Trainer:
     def _maybe_checkpoint(self) -> None:
         every, step = self.config.checkpoint_every_steps, self.progress.step
         # (a snapshot kept at a FLOPs doubling may already hold this step: never overwrite it)
-        if every and step != self.last_checkpoint_step and step // every > self.last_checkpoint_step // every:
+        if (
+            every
+            and step != self.last_checkpoint_step
+            and step // every > self.last_checkpoint_step // every
+        ):
             self.save_checkpoint()
 
     def _arena_due(self) -> bool:
         every = self.config.arena.every_steps
         if self.arena is None or not every:
             return False
-        return self.last_arena_step < 0 or self.progress.step // every > self.last_arena_step // every
+        return (
+            self.last_arena_step < 0 or self.progress.step // every > self.last_arena_step // every
+        )
 
     def save_checkpoint(self, keep: bool = False) -> str:
         import ray
@@ -306,8 +325,11 @@ class _Trainer:
             games_played=progress.games,
             positions_seen=progress.positions,
             ledger=progress.ledger(),
-            counters={"seconds": self.elapsed(), "flops_milestone": progress.flops_milestone,
-                      **progress.arena},  # fmt: skip
+            counters={
+                "seconds": self.elapsed(),
+                "flops_milestone": progress.flops_milestone,
+                **progress.arena,
+            },  # fmt: skip
             keep=keep,
         )
         path = ray.get(self.learner.save.remote(str(self.run.checkpoints), info))
@@ -319,7 +341,9 @@ class _Trainer:
         step, scalars = result
         self.progress.arena = {k: v for k, v in scalars.items() if k.startswith("arena/")}
         self.writer.scalars(scalars, step)
-        shown = ", ".join(f"{k.removeprefix('arena/')} {v:.2f}" for k, v in self.progress.arena.items())
+        shown = ", ".join(
+            f"{k.removeprefix('arena/')} {v:.2f}" for k, v in self.progress.arena.items()
+        )
         print(f"[arena, net of step {step}] {shown}", flush=True)
 
     def _log(self, window: _Window) -> None:

@@ -169,7 +169,9 @@ class _CountingEvaluator:
     def __init__(self, evaluator: PolicyValueFn):
         self.evaluator, self.count, self.seconds = evaluator, 0, 0.0
 
-    def __call__(self, observations: np.ndarray, masks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def __call__(
+        self, observations: np.ndarray, masks: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
         start = time.perf_counter()
         priors, values = self.evaluator(observations, masks)
         self.seconds += time.perf_counter() - start

@@ -29,7 +29,9 @@ class Bandit:
     def allocate_states(self, batch_size: int, num_nodes: int) -> np.ndarray:
         return np.zeros((batch_size, num_nodes, 2), np.int64)
 
-    def _evaluation(self, states: np.ndarray, values: np.ndarray, terminal: np.ndarray) -> Evaluation:
+    def _evaluation(
+        self, states: np.ndarray, values: np.ndarray, terminal: np.ndarray
+    ) -> Evaluation:
         count = len(states)
         priors = np.where(terminal[:, None], 0.0, self.priors[states[:, 0]]).astype(np.float32)
         return Evaluation(
@@ -87,7 +89,9 @@ def test_gumbel_is_monotone_in_budget_on_average():
             roots, seeds=np.arange(200)
         )
         mean_values.append(bandit.arm_values[np.arange(200), result.chosen].mean())
-    assert all(b >= a - 1e-9 for a, b in zip(mean_values, mean_values[1:])), mean_values
+    assert all(b >= a - 1e-9 for a, b in zip(mean_values, mean_values[1:], strict=False)), (
+        mean_values
+    )
     # With a budget covering every arm, Sequential Halving is close to the best arm on average
     # (the Gumbel draw still decides between near-equal arms).
     assert mean_values[-1] > bandit.arm_values.max(axis=1).mean() - 0.01
@@ -150,7 +154,9 @@ def test_batch_independence_and_determinism(rule):
     np.testing.assert_array_equal(again.chosen, chosen)
     np.testing.assert_array_equal(again.visit_counts, visits)
     for index in (0, 17, 63):
-        alone = Search(bandit, rule, num_simulations=24).run(roots[index : index + 1], seeds[index : index + 1])
+        alone = Search(bandit, rule, num_simulations=24).run(
+            roots[index : index + 1], seeds[index : index + 1]
+        )
         np.testing.assert_array_equal(alone.visit_counts[0], visits[index])
         assert alone.chosen[0] == chosen[index]
 

@@ -66,7 +66,9 @@ def test_batch_of_64_equals_each_search_alone(rule):
     batched = Search(GameExpander(game), rule, 50).run(roots, seeds)
     visits, values = batched.visit_counts.copy(), batched.root_values.copy()
     for index in (0, 31, 63):
-        alone = Search(GameExpander(game), rule, 50).run(roots[index : index + 1], seeds[index : index + 1])
+        alone = Search(GameExpander(game), rule, 50).run(
+            roots[index : index + 1], seeds[index : index + 1]
+        )
         np.testing.assert_array_equal(alone.visit_counts[0], visits[index])
         assert alone.root_values[0] == values[index]
 
@@ -103,7 +105,9 @@ def test_analysis_engine_answers_and_survives_bad_lines():
                 "{not json",
                 json.dumps({"id": "q2", "game": "connect_four", "moves": "4449", "sims": 10}),
                 json.dumps({"id": "q3", "game": "chess"}),
-                json.dumps({"id": "q4", "game": "hex", "board_size": 5, "moves": "c3", "sims": 200}),
+                json.dumps(
+                    {"id": "q4", "game": "hex", "board_size": 5, "moves": "c3", "sims": 200}
+                ),
                 json.dumps({"id": "q5", "game": "tic_tac_toe", "moves": "1425", "sims": 2000}),
             ]
         )

@@ -42,7 +42,9 @@ TAGS = [
 @pytest.fixture(scope="module")
 def trained_run(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("runs")
-    status = main(["train", SMOKE, f"runs_root={root}", "--name", "smoke", "budget.learner_steps=200"])
+    status = main(
+        ["train", SMOKE, f"runs_root={root}", "--name", "smoke", "budget.learner_steps=200"]
+    )
     assert status == 0
     return root / "smoke"
 
@@ -65,9 +67,11 @@ def test_smoke_run_writes_tensorboard_checkpoints_and_replay(trained_run):
     # Every finished game is in the replay shards (none is lost before the checkpoint).
     assert sum(1 for _ in read_games(trained_run / "replay")) >= info.games_played
     # Snapshots kept at each doubling of train FLOPs, for train x test compute studies.
-    records = [json.loads(p.read_text()) for p in sorted((trained_run / "checkpoints").glob("*.json"))]
+    records = [
+        json.loads(p.read_text()) for p in sorted((trained_run / "checkpoints").glob("*.json"))
+    ]
     kept = [sum(r["ledger"].values()) for r in records if r["keep"]]
-    assert len(kept) >= 2 and all(b >= 2 * a for a, b in zip(kept, kept[1:])), kept
+    assert len(kept) >= 2 and all(b >= 2 * a for a, b in zip(kept, kept[1:], strict=False)), kept
     assert (trained_run / "arena" / "matches.jsonl").exists()
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+
 from ponder.commands import Command, add_config_arguments, config_from_arguments
 
 
