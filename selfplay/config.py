@@ -25,7 +25,8 @@ class RayConfig:
     worker_cpus: float = 1.0
     learner_cpus: float = 1.0
     arena_cpus: float = 0.5
-    server_gpus: float = 0.0  # GPUs of the InferenceServer actor (inference.mode: server)
+    server_cpus: float = 1.0  # the InferenceServer actor (inference.mode: server)
+    server_gpus: float = 0.0
     ship_code: bool = True  # with an address: send ponder's packages in the runtime env
 
 

@@ -145,6 +145,7 @@ class _Trainer:
 
         self.config, self.run, self.progress, self.writer = config, run, progress, writer
         settings = config.ray
+        _check_resources(config)
         checkpoint = None
         if resume and list_checkpoints(run.checkpoints):
             checkpoint = str(latest_checkpoint(run.path))
@@ -165,10 +166,10 @@ class _Trainer:
             self.server = (
                 ray.remote(ServerProcess)
                 .options(
-                    num_cpus=1,
+                    num_cpus=settings.server_cpus,
                     num_gpus=settings.server_gpus,
                     max_concurrency=settings.num_workers + 4,
-                )  # fmt: skip
+                )
                 .remote(config, settings.num_workers)
             )
         self.workers = [
@@ -381,6 +382,32 @@ class _Trainer:
             f"{'-' if loss is None else f'{loss:.3f}'} | train FLOPs "
             f"{progress.ledger().train_flops:.2e}",
             flush=True,
+        )
+
+
+def _check_resources(config: TrainConfig) -> None:
+    """Fail at once, naming the settings, when the actors cannot all be placed (Ray would
+    otherwise wait for resources forever)."""
+    import ray
+
+    from experiment import UserError
+
+    settings = config.ray
+    server = config.inference.mode == "server"
+    cpus = (
+        settings.learner_cpus + settings.num_workers * settings.worker_cpus
+        + (settings.arena_cpus if config.arena.every_steps > 0 else 0)
+        + (settings.server_cpus if server else 0)
+    )  # fmt: skip
+    gpus = settings.server_gpus if server else 0
+    available = ray.cluster_resources()
+    if cpus > available.get("CPU", 0) + 1e-9 or gpus > available.get("GPU", 0) + 1e-9:
+        raise UserError(
+            f"the run's actors need {cpus:g} CPUs and {gpus:g} GPUs (ray.learner_cpus "
+            f"{settings.learner_cpus:g} + ray.num_workers {settings.num_workers} x "
+            f"ray.worker_cpus {settings.worker_cpus:g} + ray.arena_cpus + ray.server_cpus with an "
+            f"inference server) but the cluster has {available.get('CPU', 0):g} CPUs and "
+            f"{available.get('GPU', 0):g} GPUs; lower those settings or raise ray.num_cpus"
         )
 
 

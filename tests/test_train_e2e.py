@@ -147,6 +147,24 @@ def test_cluster_mode_joins_a_separate_head(tmp_path):
         shutil.rmtree(temp_dir, ignore_errors=True)
 
 
+def test_inference_server_mode_trains(tmp_path):
+    """Workers without nets of their own, one InferenceServer actor batching their requests."""
+    overrides = [
+        "inference.mode=server", "inference.device=cpu", "ray.num_workers=2",
+        "ray.worker_cpus=0.5", "ray.learner_cpus=0.5", "ray.server_cpus=0.5",
+        "budget.learner_steps=10", "arena.every_steps=0",
+    ]  # fmt: skip
+    assert main(["train", SMOKE, f"runs_root={tmp_path}", "--name", "server", *overrides]) == 0
+    info = read_info(tmp_path / "server")
+    assert info.step >= 10 and info.ledger.selfplay_flops > 0
+
+
+def test_unplaceable_actors_fail_with_the_settings_named(tmp_path, capsys):
+    overrides = ["ray.num_workers=3", "budget.learner_steps=1"]
+    assert main(["train", SMOKE, f"runs_root={tmp_path}", "--name", "big", *overrides]) == 2
+    assert "ray.num_workers 3" in capsys.readouterr().err
+
+
 def test_expander_batch_equals_per_leaf_evaluation():
     """All leaves of a step go through one forward; the result equals leaf-by-leaf calls, and
     illegal moves get zero prior."""
