@@ -1,0 +1,66 @@
+"""SelfPlayWorker without Ray: game records, outcomes, playout cap randomisation, resignation."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from games import make_game
+from search.config import SearchConfig
+from selfplay.worker import SelfPlayConfig, SelfPlayWorker
+
+GAME = make_game("tic_tac_toe")
+
+
+def uniform(observations: np.ndarray, masks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    priors = masks / masks.sum(axis=1, keepdims=True)
+    return priors.astype(np.float32), np.zeros(len(observations), np.float32)
+
+
+def play_until(worker: SelfPlayWorker, games: int) -> list:
+    records = []
+    while len(records) < games:
+        finished, _ = worker.play(1)
+        records.extend(finished)
+    return records
+
+
+def test_records_replay_the_game_and_carry_its_outcome():
+    search = SearchConfig(rule="puct", simulations=8, dirichlet_fraction=0.25)
+    worker = SelfPlayWorker(GAME, uniform, search, SelfPlayConfig(games_per_worker=8), seed=1)
+    for record in play_until(worker, 12):
+        assert record.length == len(record.moves)
+        final = GAME.state_from_moves(record.moves)
+        assert GAME.is_terminal(final)
+        state = GAME.initial_state()
+        for t, move in enumerate(record.moves):
+            np.testing.assert_array_equal(record.observations[t], GAME.observation(state))
+            # z is the final result for the player to move at that position.
+            assert record.values[t] == GAME.returns(final)[GAME.current_player(state)]
+            assert abs(record.policies[t].sum() - 1) < 1e-5
+            state = GAME.apply(state, move)
+        assert record.policy_mask.all()  # playout cap randomisation off: every move is a target
+
+
+def test_playout_cap_randomisation_marks_only_full_searches():
+    search = SearchConfig(rule="gumbel", simulations=16, max_considered=4)
+    config = SelfPlayConfig(games_per_worker=16, full_search_fraction=0.25, fast_simulations=2)
+    worker = SelfPlayWorker(GAME, uniform, search, config, seed=2)
+    records = play_until(worker, 40)
+    mask = np.concatenate([record.policy_mask for record in records])
+    assert 0.15 < mask.mean() < 0.35  # about a quarter of the moves got the full search
+    assert worker.stats.evaluations > 0
+
+
+def test_resignation_ends_lost_games_when_enabled():
+    def optimist(observations: np.ndarray, masks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        # Every mover thinks it is winning, so after one ply the search sees the opponent
+        # winning everywhere: the searched root value is (0.9 - 4 * 0.9) / 5 = -0.54.
+        priors, _ = uniform(observations, masks)
+        return priors, np.full(len(observations), 0.9, np.float32)
+
+    search = SearchConfig(rule="puct", simulations=4)
+    config = SelfPlayConfig(games_per_worker=4, resign_threshold=-0.5)
+    worker = SelfPlayWorker(GAME, optimist, search, config, seed=3)
+    finished, _ = worker.play(1)
+    assert len(finished) == 4  # everyone resigned on the first move
+    assert all(record.values[0] == -1 for record in finished)
