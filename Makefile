@@ -29,7 +29,7 @@ test: lint
 	$(BIN)/python -m pytest -q
 
 demo: $(STAMP)
-	$(BIN)/python -m ponder demo
+	$(BIN)/ponder demo
 
 bench: $(STAMP)
 	$(BIN)/python -m bench
