@@ -31,32 +31,32 @@ class UctData(NamedTuple):
 @numba.njit(cache=True)
 def uct_select(tree: Tree, b: int, node: int, data: UctData, rng_state: np.ndarray) -> int:
     num_slots = tree.children.shape[2]
+    exploration = data.exploration * math.sqrt(math.log(max(tree.node_visits[b, node], 1)))
     unvisited = 0
+    best, best_score = -1, -np.inf
+    for k in range(num_slots):  # one pass: score the visited, count the unvisited
+        if not tree.valid[b, node, k]:
+            continue
+        child = tree.children[b, node, k]
+        if child == NO_NODE or tree.node_visits[b, child] == 0:
+            unvisited += 1
+        elif unvisited == 0:
+            visits = tree.node_visits[b, child]
+            q = tree.discount[b, child] * tree.value_sum[b, child] / visits
+            score = q + exploration / math.sqrt(visits)
+            if score > best_score:
+                best, best_score = k, score
+    if unvisited == 0:
+        return best
+    pick = uniform_int(rng_state, b, unvisited)
     for k in range(num_slots):
         if tree.valid[b, node, k]:
             child = tree.children[b, node, k]
             if child == NO_NODE or tree.node_visits[b, child] == 0:
-                unvisited += 1
-    if unvisited > 0:
-        pick = uniform_int(rng_state, b, unvisited)
-        for k in range(num_slots):
-            if tree.valid[b, node, k]:
-                child = tree.children[b, node, k]
-                if child == NO_NODE or tree.node_visits[b, child] == 0:
-                    if pick == 0:
-                        return k
-                    pick -= 1
-    log_parent = math.log(max(tree.node_visits[b, node], 1))
-    best, best_score = -1, -np.inf
-    for k in range(num_slots):
-        if tree.valid[b, node, k]:
-            child = tree.children[b, node, k]
-            visits = tree.node_visits[b, child]
-            q = tree.discount[b, child] * tree.value_sum[b, child] / visits
-            score = q + data.exploration * math.sqrt(log_parent / visits)
-            if score > best_score:
-                best, best_score = k, score
-    return best
+                if pick == 0:
+                    return k
+                pick -= 1
+    return -1
 
 
 # --------------------------------------------------------------------------------------------
