@@ -77,6 +77,12 @@ def test_smoke_run_writes_tensorboard_checkpoints_and_replay(trained_run):
     assert (trained_run / "arena" / "matches.jsonl").exists()
 
 
+def test_strength_curve_is_plotted(trained_run, tmp_path):
+    output = tmp_path / "strength.png"
+    assert main(["curve", str(trained_run), "--output", str(output)]) == 0
+    assert output.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and output.stat().st_size > 20_000
+
+
 def test_learning_beats_the_untrained_net(trained_run):
     game = make_game("tic_tac_toe")
     trained = load_net_bot(game, str(trained_run), simulations=4)

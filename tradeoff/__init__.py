@@ -1,0 +1,1 @@
+"""Strength against compute: training curves now; ratings, sweeps and fits build on them."""
