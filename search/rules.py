@@ -170,21 +170,34 @@ def gumbel_root_select(
     logits = np.zeros(num_slots, np.float64)
     sigma = completed_q_scores(tree, b, node, data, visits, logits)
     num_valid = 0
-    simulation = 0
     for k in range(num_slots):
         num_valid += tree.valid[b, node, k]
-        simulation += visits[k]
     considered = min(data.max_considered, num_valid)
     table = data.considered_visits
-    considered_visit = table[considered, min(simulation, table.shape[1] - 1)]
+    considered_visit = table[considered, min(visits.sum(), table.shape[1] - 1)]
+    best = best_considered(tree, b, visits, logits, sigma, considered_visit)
+    if best < 0:  # more simulations than the schedule planned: keep the best survivor busy
+        best = best_considered(tree, b, visits, logits, sigma, visits.max())
+    return best
+
+
+@numba.njit(cache=True)
+def best_considered(
+    tree: Tree,
+    b: int,
+    visits: np.ndarray,
+    logits: np.ndarray,
+    sigma: np.ndarray,
+    target_visits: int,
+) -> int:
+    """Among the root's valid actions with ``target_visits`` visits, the one with the highest
+    g(a) + logits(a) + sigma(q(a)) (mctx ``score_considered``); -1 if there is none."""
     best, best_score = -1, -np.inf
-    for k in range(num_slots):
-        if tree.valid[b, node, k] and visits[k] == considered_visit:
+    for k in range(visits.shape[0]):
+        if tree.valid[b, 0, k] and visits[k] == target_visits:
             score = tree.root_noise[b, k] + logits[k] + sigma[k]
             if score > best_score:
                 best, best_score = k, score
-    if best < 0:  # more simulations than the schedule planned: keep the best survivor busy
-        best = gumbel_root_choice(tree, b, data)
     return best
 
 
@@ -216,23 +229,6 @@ def improved_policy(scores: np.ndarray) -> np.ndarray:
 
 
 @numba.njit(cache=True)
-def gumbel_root_choice(tree: Tree, b: int, data: GumbelData) -> int:
-    """The move Gumbel AlphaZero plays: the most visited survivor, best by g + logit + sigma."""
-    num_slots = tree.children.shape[2]
-    visits = np.zeros(num_slots, np.int32)
-    logits = np.zeros(num_slots, np.float64)
-    sigma = completed_q_scores(tree, b, 0, data, visits, logits)
-    most = visits.max()
-    best, best_score = -1, -np.inf
-    for k in range(num_slots):
-        if tree.valid[b, 0, k] and visits[k] == most:
-            score = tree.root_noise[b, k] + logits[k] + sigma[k]
-            if score > best_score:
-                best, best_score = k, score
-    return best
-
-
-@numba.njit(cache=True)
 def gumbel_targets(tree: Tree, data: GumbelData) -> tuple[np.ndarray, np.ndarray]:
     """Chosen root slots (B,) and improved policies pi' (B, K) for a finished batch."""
     batch, num_slots = tree.children.shape[0], tree.children.shape[2]
@@ -243,7 +239,8 @@ def gumbel_targets(tree: Tree, data: GumbelData) -> tuple[np.ndarray, np.ndarray
     for b in range(batch):
         sigma = completed_q_scores(tree, b, 0, data, visits, logits)
         policies[b] = improved_policy(logits + sigma)
-        chosen[b] = gumbel_root_choice(tree, b, data)
+        # The move played: the most visited survivor of Sequential Halving.
+        chosen[b] = best_considered(tree, b, visits, logits, sigma, visits.max())
     return chosen, policies
 
 
