@@ -7,6 +7,7 @@ preallocated ``(B, nodes, state_size)`` array. Actions are OpenSpiel's integers.
 
 from __future__ import annotations
 
+import re
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -167,12 +168,24 @@ class Game(Protocol):
         ...
 
 
+def parse_digit_moves(game: str, text: str, digits: str, example: str) -> list[int]:
+    """Moves written as one digit each ("4453"): digit d is action d - 1. Spaces and commas
+    between moves are ignored."""
+    compact = re.sub(r"[\s,]+", "", text)
+    if not compact or any(char not in digits for char in compact):
+        raise IllegalMoveError(
+            f"{game}: cannot read {text!r} as moves: each move is a digit {digits[0]}-"
+            f"{digits[-1]}, e.g. {example}"
+        )
+    return [int(char) - 1 for char in compact]
+
+
 class KernelGame(ABC):
     """Python-level methods shared by all games, written once over the game's kernels.
 
-    A subclass sets the attributes of :class:`Game` and implements ``current_player``,
-    ``observations``, ``legal_masks``, ``render``, ``action_to_text`` and ``parse_moves``
-    (``parse_move`` parses one move with it).
+    A subclass sets the attributes of :class:`Game` plus ``ply_index`` and its two batched
+    kernels, and implements ``render``, ``action_to_text`` and ``parse_moves`` (``parse_move``
+    parses one move with it).
     """
 
     name: str
@@ -184,6 +197,9 @@ class KernelGame(ABC):
     max_game_length: int
     symmetries: tuple[Symmetry, ...]
     kernels: GameKernels
+    ply_index: int  # where a state keeps its ply count
+    observations_into: Callable[..., None]  # compiled: (states (L, W), out (L, C, H, W))
+    legal_masks_into: Callable[..., None]  # compiled: (states (L, W), out (L, A))
 
     def __repr__(self) -> str:
         arguments = ", ".join(f"{key}={value!r}" for key, value in self.params.items())
@@ -256,14 +272,23 @@ class KernelGame(ABC):
         result[1 - mover] = -value if value else 0.0
         return result
 
-    @abstractmethod
-    def current_player(self, state: np.ndarray) -> int: ...
+    def current_player(self, state: np.ndarray) -> int:
+        """Player 0 moves at even plies (the state keeps its ply at ``ply_index``)."""
+        return int(state[self.ply_index]) % 2
 
-    @abstractmethod
-    def observations(self, states: np.ndarray) -> np.ndarray: ...
+    def observations(self, states: np.ndarray) -> np.ndarray:
+        """Float32 (L, planes, H, W) for states (L, state_size), one compiled call."""
+        states = np.ascontiguousarray(states, dtype=self.state_dtype).reshape(-1, self.state_size)
+        out = np.zeros((len(states), *self.observation_shape), np.float32)
+        self.observations_into(states, out)
+        return out
 
-    @abstractmethod
-    def legal_masks(self, states: np.ndarray) -> np.ndarray: ...
+    def legal_masks(self, states: np.ndarray) -> np.ndarray:
+        """Bool (L, num_actions) for states (L, state_size), one compiled call."""
+        states = np.ascontiguousarray(states, dtype=self.state_dtype).reshape(-1, self.state_size)
+        out = np.zeros((len(states), self.num_actions), np.bool_)
+        self.legal_masks_into(states, out)
+        return out
 
     def observation(self, state: np.ndarray) -> np.ndarray:
         """Float32 (planes, H, W) from the mover's view."""

@@ -8,12 +8,10 @@ a line across a column boundary never wraps (the classic layout of Pons' solver)
 
 from __future__ import annotations
 
-import re
-
 import numpy as np
 from numba import njit
 
-from games.base import GameKernels, IllegalMoveError, KernelGame, Symmetry, gather_form
+from games.base import GameKernels, KernelGame, Symmetry, gather_form, parse_digit_moves
 from games.random import GOLDEN_GAMMA, bounded, mix
 
 COLUMNS = 7
@@ -167,35 +165,15 @@ class ConnectFour(KernelGame):
         self.max_game_length = CELLS
         self.symmetries = mirror_symmetries()
         self.kernels = GameKernels(apply_into, legal_into, status, rollout)
-
-    def current_player(self, state: np.ndarray) -> int:
-        return int(state[PLY]) % 2
-
-    def observations(self, states: np.ndarray) -> np.ndarray:
-        states = np.ascontiguousarray(states, dtype=np.int64).reshape(-1, self.state_size)
-        out = np.zeros((len(states), *self.observation_shape), np.float32)
-        observations_into(states, out)
-        return out
-
-    def legal_masks(self, states: np.ndarray) -> np.ndarray:
-        states = np.ascontiguousarray(states, dtype=np.int64).reshape(-1, self.state_size)
-        out = np.zeros((len(states), self.num_actions), np.bool_)
-        legal_masks_into(states, out)
-        return out
+        self.ply_index = PLY
+        self.observations_into, self.legal_masks_into = observations_into, legal_masks_into
 
     def action_to_text(self, action: int) -> str:
         return str(int(action) + 1)
 
     def parse_moves(self, text: str) -> list[int]:
         """Digits "1".."7", one per move ("4453"); spaces and commas are ignored."""
-        compact = re.sub(r"[\s,]+", "", text)
-        bad = [char for char in compact if char not in "1234567"]
-        if bad or not compact:
-            raise IllegalMoveError(
-                f"connect_four: cannot read {text!r} as moves: each move is a column digit 1-7, "
-                f"e.g. '4' or '4453'"
-            )
-        return [int(char) - 1 for char in compact]
+        return parse_digit_moves("connect_four", text, "1234567", "'4' or '4453'")
 
     def render(self, state: np.ndarray) -> str:
         """Rows top to bottom ('x' player 0, 'o' player 1), column numbers, who is to move."""

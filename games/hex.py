@@ -228,21 +228,8 @@ class Hex(KernelGame):
             Symmetry(rotation, rotation),
         )
         self.kernels = GameKernels(apply_into, legal_into, status, rollout)
-
-    def current_player(self, state: np.ndarray) -> int:
-        return int(state[self.num_actions]) % 2
-
-    def observations(self, states: np.ndarray) -> np.ndarray:
-        states = np.ascontiguousarray(states, dtype=np.int8).reshape(-1, self.state_size)
-        out = np.zeros((len(states), *self.observation_shape), np.float32)
-        observations_into(states, out)
-        return out
-
-    def legal_masks(self, states: np.ndarray) -> np.ndarray:
-        states = np.ascontiguousarray(states, dtype=np.int8).reshape(-1, self.state_size)
-        out = np.zeros((len(states), self.num_actions), np.bool_)
-        legal_masks_into(states, out)
-        return out
+        self.ply_index = n * n  # the cells come first, then the ply
+        self.observations_into, self.legal_masks_into = observations_into, legal_masks_into
 
     def action_to_text(self, action: int) -> str:
         row, column = divmod(int(action), self.board_size)

@@ -6,12 +6,10 @@ bit i is the cell of action i.
 
 from __future__ import annotations
 
-import re
-
 import numpy as np
 from numba import njit
 
-from games.base import GameKernels, IllegalMoveError, KernelGame, square_symmetries
+from games.base import GameKernels, KernelGame, parse_digit_moves, square_symmetries
 from games.random import GOLDEN_GAMMA, bounded, mix
 
 NUM_CELLS = 9
@@ -133,35 +131,17 @@ class TicTacToe(KernelGame):
         self.max_game_length = NUM_CELLS
         self.symmetries = square_symmetries(3)
         self.kernels = GameKernels(apply_into, legal_into, status, rollout)
-
-    def current_player(self, state: np.ndarray) -> int:
-        return int(state[PLY]) % 2
-
-    def observations(self, states: np.ndarray) -> np.ndarray:
-        states = np.ascontiguousarray(states, dtype=np.int64).reshape(-1, self.state_size)
-        out = np.zeros((len(states), *self.observation_shape), np.float32)
-        observations_into(states, out)
-        return out
-
-    def legal_masks(self, states: np.ndarray) -> np.ndarray:
-        states = np.ascontiguousarray(states, dtype=np.int64).reshape(-1, self.state_size)
-        out = np.zeros((len(states), self.num_actions), np.bool_)
-        legal_masks_into(states, out)
-        return out
+        self.ply_index = PLY
+        self.observations_into, self.legal_masks_into = observations_into, legal_masks_into
 
     def action_to_text(self, action: int) -> str:
         return str(int(action) + 1)
 
     def parse_moves(self, text: str) -> list[int]:
         """Digits "1".."9", one per move; spaces and commas between moves are ignored."""
-        compact = re.sub(r"[\s,]+", "", text)
-        bad = [char for char in compact if char not in "123456789"]
-        if bad or not compact:
-            raise IllegalMoveError(
-                f"tic_tac_toe: cannot read {text!r} as moves: each move is a digit 1-9 "
-                f"(row-major from the top-left), e.g. '5' or '519'"
-            )
-        return [int(char) - 1 for char in compact]
+        return parse_digit_moves(
+            "tic_tac_toe", text, "123456789", "'5' or '519' (row-major from the top-left)"
+        )
 
     def render(self, state: np.ndarray) -> str:
         """The board ('x' player 0, 'o' player 1) beside the cell numbers, then who is to move."""
