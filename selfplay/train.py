@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import signal
+import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -103,16 +105,31 @@ def train(config: TrainConfig, run: RunDirectory, resume: bool = False) -> Progr
     started_ray = init_ray(config)
     writer = ScalarWriter(run.tensorboard)
     actors: list[Any] = []
+    handlers = _interrupt_on_signals()
     try:
         trainer = _Trainer(config, run, progress, resume, writer, actors)
         trainer.loop()
     finally:
+        for number, handler in handlers.items():
+            signal.signal(number, handler)
         writer.close()
         for actor in actors:
             ray.kill(actor)
         if started_ray:
             ray.shutdown()
     return progress
+
+
+def _interrupt_on_signals() -> dict[int, Any]:
+    """SIGINT and SIGTERM (a scheduler stopping the job) both end training with a checkpoint,
+    even where the shell started us with SIGINT ignored. Returns the handlers to restore."""
+
+    def interrupt(number: int, frame: Any) -> None:
+        raise KeyboardInterrupt(signal.Signals(number).name)
+
+    if threading.current_thread() is not threading.main_thread():
+        return {}
+    return {number: signal.signal(number, interrupt) for number in (signal.SIGINT, signal.SIGTERM)}
 
 
 def _restore_progress(run: RunDirectory) -> Progress:
@@ -261,7 +278,7 @@ class _Trainer:
                     window = _Window()
         except KeyboardInterrupt:
             interrupted = True
-            log.warning("interrupted: writing a checkpoint before exiting")
+            print("interrupted: writing a checkpoint before exiting", flush=True)
         if train_ref is not None and not interrupted:
             self._count_training(ray.get(train_ref), window)
         if arena_ref is not None and not interrupted:

@@ -155,6 +155,26 @@ def test_cluster_mode_joins_a_separate_head(tmp_path):
         shutil.rmtree(temp_dir, ignore_errors=True)
 
 
+def test_interrupt_writes_a_checkpoint_and_exits_cleanly(tmp_path):
+    import signal
+    import time
+
+    command = [sys.executable, "-m", "ponder", "train", SMOKE, f"runs_root={tmp_path}",
+               "--name", "stop", "budget.learner_steps=1000000", "budget.minutes=5"]  # fmt: skip
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    checkpoints = tmp_path / "stop" / "checkpoints"
+    deadline = time.time() + 180
+    while time.time() < deadline and not list(checkpoints.glob("step_*.json")):
+        time.sleep(1)
+    time.sleep(3)
+    process.send_signal(signal.SIGINT)
+    output, _ = process.communicate(timeout=120)
+    assert process.returncode == 0, output[-3000:]
+    assert "interrupted: writing a checkpoint" in output
+    info = read_info(tmp_path / "stop")
+    assert info.step > 0 and info.counters["seconds"] < 200  # stopped early, not at the budget
+
+
 def test_inference_server_mode_trains(tmp_path):
     """Workers without nets of their own, one InferenceServer actor batching their requests."""
     overrides = [
