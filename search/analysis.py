@@ -118,6 +118,9 @@ def serve(lines: IO[str], out: IO[str], bot_factory: BotFactory = mcts_only) -> 
             answer, errors = {"id": None, "error": f"invalid JSON: {error}"}, errors + 1
         except RequestError as error:
             answer, errors = {"id": request_id, "error": str(error)}, errors + 1
+        except Exception as error:  # e.g. an unreadable checkpoint: answer it, keep serving
+            message = f"{type(error).__name__}: {error}"
+            answer, errors = {"id": request_id, "error": message}, errors + 1
         out.write(json.dumps(answer) + "\n")
         out.flush()
     return errors

@@ -77,6 +77,24 @@ def test_smoke_run_writes_tensorboard_checkpoints_and_replay(trained_run):
     assert (trained_run / "arena" / "matches.jsonl").exists()
 
 
+def test_analyze_and_play_use_a_checkpoint(trained_run, monkeypatch, capsys):
+    import io
+
+    request = {"id": "net", "game": "tic_tac_toe", "moves": "1425", "checkpoint": str(trained_run),
+               "sims": 50}  # fmt: skip
+    monkeypatch.setattr("sys.stdin", io.StringIO(json.dumps(request) + "\n"))
+    assert main(["analyze"]) == 0
+    answer = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert answer["id"] == "net" and answer["visits"] == 50 and answer["best_move"] == "3"
+    monkeypatch.setattr("sys.stdin", io.StringIO("5\nquit\n"))
+    assert main(["play", "--game", "tic_tac_toe", "--checkpoint", str(trained_run)]) == 0
+    assert "bot plays" in capsys.readouterr().out
+    wrong_game = {**request, "game": "connect_four", "moves": "44"}
+    monkeypatch.setattr("sys.stdin", io.StringIO(json.dumps(wrong_game) + "\n"))
+    main(["analyze"])
+    assert "trained on" in json.loads(capsys.readouterr().out.strip())["error"]
+
+
 def test_strength_curve_is_plotted(trained_run, tmp_path):
     output = tmp_path / "strength.png"
     assert main(["curve", str(trained_run), "--output", str(output)]) == 0
