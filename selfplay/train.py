@@ -204,6 +204,8 @@ class _Trainer:
             )
         actors.extend(a for a in [self.replay, self.learner, self.server, self.arena] if a)
         actors.extend(self.workers)
+        self.worker_rss: float | None = None
+        self.learner_state: dict[str, Any] | None = None
         self.session_start = time.perf_counter()
         self.last_checkpoint_step = progress.step
         self.last_arena_step = progress.step if resume else -1
@@ -382,9 +384,9 @@ class _Trainer:
             scalars["selfplay/game_length"] = sum(window.game_lengths) / len(window.game_lengths)
         for key, values in window.losses.items():
             scalars[key] = sum(values) / len(values)
-        if hasattr(self, "worker_rss"):
+        if self.worker_rss is not None:
             scalars["system/rss_gb_worker"] = self.worker_rss
-        if hasattr(self, "learner_state"):
+        if self.learner_state is not None:
             scalars["learner/samples_per_position"] = self.learner_state["samples_per_position"]
             scalars["system/rss_gb_learner"] = self.learner_state["rss_gb"]
         scalars["system/rss_gb_replay"] = ray.get(self.replay.state.remote())["rss_gb"]
