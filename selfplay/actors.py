@@ -154,13 +154,15 @@ class WorkerProcess:
     def play(self, num_moves: int, weights: Weights | None) -> dict[str, Any]:
         """Play ``num_moves`` moves of every game (after loading ``weights`` if given); send the
         finished games to the replay buffer; return this call's counters."""
+        import ray
+
         if weights is not None and self.evaluator is not None:
             self.evaluator.load_weights(weights[1], weights[0])
         before = self.worker.stats.evaluations, self.worker.stats.seconds
         forward_before = self.worker.stats.forward_seconds
         records, stats = self.worker.play(num_moves)
-        if records:
-            self.replay.add_games.remote(records)
+        if records:  # persisted before this call returns: a stopped run loses no finished game
+            ray.get(self.replay.add_games.remote(records))
         evaluations = stats.evaluations - before[0]
         return {
             "games": len(records),

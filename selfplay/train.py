@@ -281,6 +281,10 @@ class _Trainer:
         except KeyboardInterrupt:
             interrupted = True
             print("interrupted: writing a checkpoint before exiting", flush=True)
+        # Games finished by calls in flight are persisted when the call returns: count them.
+        done, _ = ray.wait(list(pending), num_returns=len(pending), timeout=60)
+        for ref in done:
+            self._count_play(ray.get(ref), window)
         if train_ref is not None and not interrupted:
             self._count_training(ray.get(train_ref), window)
         if arena_ref is not None and not interrupted:
