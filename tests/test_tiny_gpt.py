@@ -22,6 +22,7 @@ from reasoning.lm import (
     save_tiny_gpt,
     train_tiny_gpt,
 )
+from reasoning.lm.base import step_ends_solution
 from reasoning.tasks import make_task, parse_equation, training_texts
 
 SMALL = TinyGPTConfig(block_size=128, num_layers=2, num_heads=2, embedding_dim=48)
@@ -172,6 +173,13 @@ def test_greedy_and_length_limits(policy, countdown):
         policy.sample_steps(prompts, 1, 4, 1.0)
     with pytest.raises(ValueError, match="block_size"):
         policy.sample_steps(["x" * 200], 1, 4, 0.0)
+
+
+def test_which_steps_end_a_solution():
+    assert step_ends_solution("Answer: 24\n", "delimiter")
+    assert step_ends_solution("", "end_of_text")
+    assert not step_ends_solution("3 + 4 = 7\n", "delimiter")
+    assert not step_ends_solution("Answer: 2", "length")  # cut off: incomplete, not an ending
 
 
 def test_policy_interface_and_compute(policy):
