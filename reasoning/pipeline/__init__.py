@@ -1,0 +1,124 @@
+"""``ponder reason``: train the policy -> Monte-Carlo step labels -> PRM and ORM -> every search
+x budget on the test split -> figures, tables, TensorBoard scalars and the compute ledger.
+
+Outputs in ``runs/<name>/``::
+
+    policy/                   the tiny GPT (safetensors + JSON) and phase.json
+    labels/chunk-*.jsonl      labelled solutions (one file per finished chunk of problems)
+    verifiers/prm, orm/       the verifiers (safetensors + JSON)
+    evaluation/*.json         per method and budget, per-problem results; pool.jsonl
+    results.csv               accuracy [95% interval], test FLOPs and tokens per method x budget
+    coverage.csv              pass@k from the pool (unbiased estimator)
+    verifier_errors.csv       P(chosen wrong | a correct candidate was there)
+    accuracy_vs_compute.png   accuracy vs test FLOPs, one curve per method, with intervals
+    coverage.png              coverage and best-of-N selections vs N
+    ledger.json               train (SFT, labels) and test FLOPs
+    tensorboard/              reason/... and compute/... scalars
+
+Each phase is resumable: run the same command again and finished phases (and finished label
+chunks and method x budget evaluations) are reused.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import numpy as np
+
+from experiment.config import save_config
+from experiment.ledger import ComputeLedger
+from experiment.run import RunDirectory
+from experiment.tensorboard import ScalarWriter
+from reasoning.pipeline.config import ReasonConfig
+from reasoning.pipeline.evaluation import EvaluationPhase, MethodResult
+from reasoning.pipeline.phases import Context, labels_phase, policy_phase, verifiers_phase
+from reasoning.pipeline.results import ResultRow, format_table, result_rows, write_tables
+from reasoning.tasks.registry import make_task
+
+__all__ = ["ReasonConfig", "ResultRow", "run_pipeline"]
+
+
+def _print(message: str) -> None:
+    print(f"[reason {time.strftime('%H:%M:%S')}] {message}", flush=True)
+
+
+def open_run(
+    config: ReasonConfig, overwrite: bool = False, command_line: Sequence[str] | None = None
+) -> RunDirectory:
+    """A new run directory, or the existing one to resume (its phases check their configs)."""
+    path = Path(config.run.root) / config.run.name
+    if path.exists() and not overwrite:
+        run = RunDirectory.open(path)
+        run.record_resume(command_line)
+        save_config(config, run.config_path)
+        return run
+    return RunDirectory.create(
+        config.run.root, config.run.name, config, overwrite=overwrite, command_line=command_line
+    )
+
+
+def run_pipeline(
+    config: ReasonConfig,
+    *,
+    overwrite: bool = False,
+    command_line: Sequence[str] | None = None,
+    log: Callable[[str], None] = _print,
+) -> tuple[Path, list[ResultRow]]:
+    """Run (or resume) every phase; returns the run directory and the result rows."""
+    run = open_run(config, overwrite, command_line if command_line is not None else sys.argv)
+    log(f"run directory {run.path}")
+    task = make_task(config.task.name, **config.task.knobs)
+    with ScalarWriter(run.tensorboard) as writer:
+        context = Context(run, config, task, writer, log)
+        policy = policy_phase(context)
+        labels = labels_phase(context, policy)
+        verifiers = verifiers_phase(context, policy, labels)
+        evaluation = EvaluationPhase(
+            context, policy.policy, verifiers.prm, verifiers.orm, verifiers.key
+        )
+        results = evaluation.run()
+        ledger = ComputeLedger().add(
+            sft_flops=policy.flops + verifiers.flops,
+            label_flops=labels.flops,
+            test_flops=evaluation.spent(results),
+        )
+        rows = write_outputs(run, results, config, writer, ledger)
+    log("results (accuracy [95% bootstrap interval]):\n" + format_table(rows))
+    log(f"wrote {run.path / 'results.csv'} and {run.path / 'accuracy_vs_compute.png'}")
+    return run.path, rows
+
+
+def write_outputs(
+    run: RunDirectory,
+    results: Sequence[MethodResult],
+    config: ReasonConfig,
+    writer: ScalarWriter,
+    ledger: ComputeLedger,
+) -> list[ResultRow]:
+    """Tables, figures, TensorBoard scalars and the ledger of a finished evaluation."""
+    from reasoning.plots import plot_accuracy_vs_compute, plot_coverage
+
+    rng = np.random.default_rng([config.seed, 4])
+    rows = result_rows(results, rng, config.evaluation.bootstrap)
+    write_tables(run.path, rows)
+    title = (
+        f"{config.task.name}: accuracy vs test compute "
+        f"({rows[0].problems if rows else 0} test problems; bands: 95% bootstrap)"
+    )
+    plot_accuracy_vs_compute(rows, run.path / "accuracy_vs_compute.png", title)
+    plot_coverage(rows, run.path / "coverage.png")
+    for row in rows:
+        writer.scalars(
+            {
+                f"reason/{row.method}/accuracy": row.accuracy,
+                f"reason/{row.method}/test_flops": row.test_flops,
+            },
+            row.budget,
+        )
+    writer.scalars(ledger.scalars(), 0)
+    (run.path / "ledger.json").write_text(json.dumps(ledger.to_dict(), indent=2) + "\n")
+    return rows

@@ -1,0 +1,136 @@
+"""The ``ponder reason`` recipe: a frozen dataclass tree loaded from YAML with dotted overrides
+(``ponder reason configs/countdown.yaml evaluation.problems=50``)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from reasoning.labels import LabelConfig
+from reasoning.lm.model import TinyGPTConfig
+from reasoning.lm.train import TrainingConfig
+from reasoning.searches.expander import SearchSettings
+from reasoning.verifiers.base import AGGREGATIONS
+from reasoning.verifiers.training import VerifierTrainingConfig
+
+# Best-of-N selections: a vote or an argmax, by a verifier (the oracle's is coverage, pass@k).
+BEST_OF_N_SELECTIONS = (
+    "majority", "prm_weighted", "orm_weighted", "prm_argmax", "orm_argmax", "oracle",
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class RunSection:
+    root: str = "runs"
+    name: str = "countdown"
+
+
+@dataclass(frozen=True)
+class TaskSection:
+    """A task by name (``reasoning.tasks.TASKS``) and its knobs (see ``task_knobs``)."""
+
+    name: str = "countdown"
+    knobs: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class PolicySection:
+    """Train the tiny GPT on sampled solutions, or use ``spec`` (``tiny:DIR``, ``hf:DIR``,
+    ``http://...``) as it is. ``error_rate``: mistakes per step in the training solutions.
+
+    ``problems``: train on the first N train problems only (None: all); step labels are then
+    made on the train problems after them, which the policy has not seen, like the test
+    problems (a tiny policy memorises its training problems, and a verifier trained on its
+    rollouts there would learn a distribution the search never meets)."""
+
+    spec: str | None = None
+    problems: int | None = None
+    training: TrainingConfig = field(
+        default_factory=lambda: TrainingConfig(
+            model=TinyGPTConfig(block_size=128, num_layers=3, num_heads=4, embedding_dim=96)
+        )
+    )
+    samples_per_problem: int = 2
+    error_rate: float = 0.1
+
+
+@dataclass(frozen=True)
+class VerifierSection:
+    training: VerifierTrainingConfig = field(default_factory=VerifierTrainingConfig)
+    orm_rollouts: bool = True  # the ORM also learns from the label completions (same rollouts)
+    # the PRM too: each completion's own steps labelled by its outcome (one-sample MC labels)
+    prm_rollouts: bool = False
+
+
+@dataclass(frozen=True)
+class BeamSection:
+    budgets: tuple[int, ...] = (4, 8, 16, 32, 64)  # N samples per level (num_beams = N / M)
+    expansions: int = 4  # M
+    selection: Literal["argmax", "weighted", "majority"] = "argmax"
+
+
+@dataclass(frozen=True)
+class MctsSection:
+    rules: tuple[Literal["puct", "gumbel"], ...] = ("puct", "gumbel")
+    simulations: tuple[int, ...] = (2, 4, 8, 16, 32)  # per committed step
+    candidates: int = 8  # K sampled next steps per node
+    c_init: float = 1.25  # PUCT
+    max_considered: int = 8  # Gumbel m
+    c_scale: float = 1.0  # Gumbel sigma scale (the paper's 1.0)
+    gumbel_scale: float = 1.0  # 0: no root Gumbel draw (deterministic top-m by prior)
+
+
+@dataclass(frozen=True)
+class EvaluationSection:
+    problems: int | None = 100  # the first test problems; None: the whole test split
+    search: SearchSettings = field(default_factory=lambda: SearchSettings(temperature=0.8))
+    pool_size: int = 64  # samples per problem that best-of-n subsets are drawn from
+    best_of_n: tuple[int, ...] = (1, 2, 4, 8, 16, 32, 64)
+    selections: tuple[str, ...] = BEST_OF_N_SELECTIONS
+    subset_trials: int = 400  # Lightman et al. 2023
+    tree_verifier: Literal["prm", "orm"] = "prm"  # the value of beam search and MCTS
+    oracle_searches: bool = True  # also beam / Gumbel MCTS valued by the exact checker
+    beam: BeamSection = field(default_factory=BeamSection)
+    mcts: MctsSection = field(default_factory=MctsSection)
+    bootstrap: int = 1000  # resamples of problems for the intervals
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class ReasonConfig:
+    run: RunSection = field(default_factory=RunSection)
+    task: TaskSection = field(default_factory=TaskSection)
+    policy: PolicySection = field(default_factory=PolicySection)
+    labels: LabelConfig = field(default_factory=LabelConfig)
+    verifier: VerifierSection = field(default_factory=VerifierSection)
+    evaluation: EvaluationSection = field(default_factory=EvaluationSection)
+    seed: int = 0
+    threads: int = 1  # torch threads of this process (one is fastest on a shared small machine)
+    progress: bool = True  # progress bars
+
+    def __post_init__(self) -> None:
+        unknown = sorted(set(self.evaluation.selections) - set(BEST_OF_N_SELECTIONS))
+        if unknown:
+            raise ValueError(
+                f"evaluation.selections: unknown {unknown}; choose from "
+                f"{list(BEST_OF_N_SELECTIONS)}"
+            )
+        aggregation = self.evaluation.search.aggregation
+        if aggregation not in AGGREGATIONS:
+            raise ValueError(
+                f"evaluation.search.aggregation: unknown {aggregation!r}; choose from "
+                f"{sorted(AGGREGATIONS)}"
+            )
+        too_big = [n for n in self.evaluation.best_of_n if not 1 <= n <= self.evaluation.pool_size]
+        if too_big:
+            raise ValueError(
+                f"evaluation.best_of_n sizes {too_big} must be in [1, pool_size = "
+                f"{self.evaluation.pool_size}]"
+            )
+        beam = self.evaluation.beam
+        uneven = [n for n in beam.budgets if n < beam.expansions or n % beam.expansions]
+        if uneven:
+            raise ValueError(
+                f"evaluation.beam.budgets {uneven} must be multiples of beam.expansions "
+                f"({beam.expansions}), so that N / M beams are kept"
+            )

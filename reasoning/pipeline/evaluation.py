@@ -1,0 +1,308 @@
+"""The evaluation phase of ``ponder reason``: every search x budget on the test problems.
+
+- greedy decoding (the baseline);
+- best-of-N from one pool of ``pool_size`` samples per problem: for each N and selection,
+  ``subset_trials`` random subsets of size N are drawn and their results averaged (Lightman et
+  al. 2023); the oracle selection is coverage, computed exactly with the unbiased pass@k;
+- beam search and MCTS (PUCT, Gumbel) with the PRM (or ORM) as value, and with the oracle.
+
+Each (method, budget) is saved as ``evaluation/<method>@<budget>.json`` with per-problem
+arrays; a saved one with the same fingerprint is reused. Costs per problem are test FLOPs
+(2 x parameters per token for the policy and the verifier, see ``ReasoningExpander``).
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from reasoning.pipeline.phases import Context, begin, fingerprint
+from reasoning.searches import (
+    SearchOutcome,
+    beam_search,
+    greedy_solutions,
+    mcts_search,
+    pass_at_k,
+    sample_solutions,
+    subset_trials,
+)
+from reasoning.verifiers.base import Verifier, aggregate
+from reasoning.verifiers.oracle import OracleVerifier
+from search.rules import Gumbel, Puct
+
+POOL_FILE = "pool.jsonl"
+
+
+@dataclass(frozen=True)
+class MethodResult:
+    """One method at one budget, per test problem (P,): ``correct`` and ``covered`` in [0, 1]
+    (averages over subsets for best-of-N), ``missed`` the fraction where a correct candidate was
+    there but a wrong one was chosen; mean costs per problem; ``spent`` the FLOPs this run
+    actually spent on it (a best-of-N subset reuses the pool, so it spends nothing new)."""
+
+    method: str
+    budget: int
+    unit: str  # "samples" (best-of-N, beam) or "simulations" (MCTS, per step)
+    correct: np.ndarray
+    covered: np.ndarray
+    missed: np.ndarray
+    flops: np.ndarray
+    policy_tokens: np.ndarray
+    verifier_tokens: np.ndarray
+    spent: float
+
+    def to_json(self) -> dict[str, Any]:
+        data = {name: getattr(self, name) for name in self.__dataclass_fields__}
+        return {k: v.tolist() if isinstance(v, np.ndarray) else v for k, v in data.items()}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> MethodResult:
+        arrays = ("correct", "covered", "missed", "flops", "policy_tokens", "verifier_tokens")
+        return cls(**{k: np.asarray(v, np.float64) if k in arrays else v for k, v in data.items()})
+
+
+def _from_outcomes(
+    method: str, budget: int, unit: str, task, problems, outcomes: Sequence[SearchOutcome]
+) -> MethodResult:
+    correct = np.array(
+        [task.check_answer(p, o.text) for p, o in zip(problems, outcomes, strict=True)], float
+    )
+    covered = np.array(
+        [
+            any(task.check_answer(p, c.text) for c in o.candidates)
+            for p, o in zip(problems, outcomes, strict=True)
+        ],
+        float,
+    )
+    flops = np.array([o.flops for o in outcomes])
+    # a wrong pick among candidates only exists where there was a choice (not greedy, MCTS)
+    chooses = any(len(o.candidates) > 1 for o in outcomes)
+    missed = covered * (1 - correct) if chooses else np.full(len(outcomes), np.nan)
+    return MethodResult(
+        method, budget, unit, correct, covered, missed, flops,
+        np.array([o.policy_tokens for o in outcomes], float),
+        np.array([o.verifier_tokens for o in outcomes], float),
+        float(flops.sum()),
+    )  # fmt: skip
+
+
+class EvaluationPhase:
+    """Runs (or reloads) every configured method on the first test problems."""
+
+    def __init__(self, context: Context, policy, prm: Verifier, orm: Verifier, key: str):
+        config = context.config
+        section = config.evaluation
+        test = context.task.test
+        count = len(test) if section.problems is None else min(section.problems, len(test))
+        self.context, self.policy, self.section = context, policy, section
+        self.problems = test[:count]
+        self.prompts = [context.task.prompt(p) for p in self.problems]
+        self.verifiers = {
+            "prm": prm,
+            "orm": orm,
+            "oracle": OracleVerifier(context.task, self.problems),
+        }
+        self.key = fingerprint(key, section.search, section.problems, section.seed)
+        self.directory = context.run.path / "evaluation"
+        begin(self.directory, self.key, "evaluation", context.log)
+        self.pool_spent = 0.0
+
+    # --- caching -------------------------------------------------------------------------------
+    def _cached(self, method: str, budget: int, params: tuple, compute) -> MethodResult:
+        """The saved result of ``method`` at ``budget`` made with these ``params``, else
+        ``compute()`` saved."""
+        path = self.directory / f"{method.replace('/', '__')}@{budget}.json"
+        key = fingerprint(self.key, params)
+        if path.exists():
+            data = json.loads(path.read_text())
+            if data.pop("fingerprint") == key:
+                return MethodResult.from_json(data)
+        start = time.perf_counter()
+        result = compute()
+        temporary = path.with_suffix(".tmp")
+        temporary.write_text(json.dumps({"fingerprint": key, **result.to_json()}) + "\n")
+        temporary.replace(path)
+        self.context.log(
+            f"evaluation: {method} @ {budget} {result.unit}: accuracy {result.correct.mean():.3f}, "
+            f"{result.flops.mean():.3g} FLOPs per problem ({time.perf_counter() - start:.0f} s)"
+        )
+        return result
+
+    def run(self) -> list[MethodResult]:
+        """Every method at every budget, each computed once and then reloaded."""
+        section = self.section
+        results = [self._cached("greedy", 1, (), self._greedy)]
+        results += self._best_of_n()
+        beam, mcts = section.beam, section.mcts
+        tree_verifiers = [section.tree_verifier] + (["oracle"] if section.oracle_searches else [])
+        for name in tree_verifiers:
+            for budget in beam.budgets:
+                params = (beam.expansions, beam.selection)
+                compute = functools.partial(self._beam, name, budget)
+                results.append(self._cached(f"beam/{name}", budget, params, compute))
+        runs = [(rule, section.tree_verifier) for rule in mcts.rules]
+        if section.oracle_searches and "gumbel" in mcts.rules:
+            runs.append(("gumbel", "oracle"))
+        for rule, name in runs:
+            for simulations in mcts.simulations:
+                params = (mcts.candidates, self._rule(rule))
+                compute = functools.partial(self._mcts, rule, name, simulations)
+                results.append(self._cached(f"mcts_{rule}/{name}", simulations, params, compute))
+        return results
+
+    def _greedy(self) -> MethodResult:
+        outcomes = greedy_solutions(self.policy, self.prompts, self.section.search)
+        return _from_outcomes("greedy", 1, "samples", self.context.task, self.problems, outcomes)
+
+    def _beam(self, verifier: str, budget: int) -> MethodResult:
+        beam = self.section.beam
+        outcomes = beam_search(
+            self.policy, self.verifiers[verifier], self.prompts, budget // beam.expansions,
+            beam.expansions, self.section.search, self.section.seed, selection=beam.selection,
+        )  # fmt: skip
+        method = f"beam/{verifier}"
+        return _from_outcomes(method, budget, "samples", self.context.task, self.problems, outcomes)
+
+    def _rule(self, name: str) -> Puct | Gumbel:
+        mcts = self.section.mcts
+        if name == "puct":
+            return Puct(c_init=mcts.c_init)
+        return Gumbel(mcts.max_considered, c_scale=mcts.c_scale, gumbel_scale=mcts.gumbel_scale)
+
+    def _mcts(self, rule: str, verifier: str, simulations: int) -> MethodResult:
+        outcomes = mcts_search(
+            self.policy, self.verifiers[verifier], self.prompts, self._rule(rule), simulations,
+            self.section.mcts.candidates, self.section.search, self.section.seed,
+        )  # fmt: skip
+        method, task = f"mcts_{rule}/{verifier}", self.context.task
+        return _from_outcomes(method, simulations, "simulations", task, self.problems, outcomes)
+
+    def spent(self, results: Sequence[MethodResult]) -> float:
+        """Test FLOPs this evaluation spent (or, reloaded, had spent): searches plus the pool."""
+        return float(sum(result.spent for result in results) + self.pool_spent)
+
+    # --- best-of-N from one pool -----------------------------------------------------------------
+    def _pool(self) -> tuple[list[list[dict[str, Any]]], float]:
+        """Per problem, ``pool_size`` scored samples; and the FLOPs spent making and scoring
+        them."""
+        path = self.directory / POOL_FILE
+        marker = self.directory / "pool.json"
+        key = fingerprint(self.key, self.section.pool_size)
+        if marker.exists() and json.loads(marker.read_text())["fingerprint"] == key:
+            rows = [json.loads(line) for line in path.read_text().splitlines()]
+            pool: list[list[dict[str, Any]]] = [[] for _ in self.problems]
+            for row in rows:
+                pool[row["problem"]].append(row)
+            return pool, json.loads(marker.read_text())["spent"]
+        start = time.perf_counter()
+        outcomes = sample_solutions(
+            self.policy,
+            self.prompts,
+            self.section.pool_size,
+            self.section.search,
+            self.section.seed,
+        )
+        texts = [
+            prompt + c.text
+            for prompt, o in zip(self.prompts, outcomes, strict=True)
+            for c in o.candidates
+        ]
+        prm_steps = self.verifiers["prm"].step_scores(texts)
+        orm_scores = self.verifiers["orm"].score_prefixes(texts)
+        pool, rows, index = [[] for _ in self.problems], [], 0
+        for p, (problem, outcome) in enumerate(zip(self.problems, outcomes, strict=True)):
+            for sample, candidate in enumerate(outcome.candidates):
+                row = {
+                    "problem": p, "sample": sample, "text": candidate.text,
+                    "answer": candidate.answer, "finished": candidate.finished,
+                    "tokens": candidate.num_tokens, "prm_steps": prm_steps[index].tolist(),
+                    "orm": float(orm_scores[index]),
+                    "correct": bool(self.context.task.check_answer(problem, candidate.text)),
+                }  # fmt: skip
+                pool[p].append(row)
+                rows.append(row)
+                index += 1
+        verifier_chars = sum(len(t) for t in texts)
+        spent = sum(o.flops for o in outcomes) + verifier_chars * (
+            self.verifiers["prm"].flops_per_token + self.verifiers["orm"].flops_per_token
+        )
+        path.write_text("".join(json.dumps(row) + "\n" for row in rows))
+        marker.write_text(json.dumps({"fingerprint": key, "spent": spent}) + "\n")
+        self.context.log(
+            f"evaluation: pool of {self.section.pool_size} samples x {len(self.problems)} problems "
+            f"({time.perf_counter() - start:.0f} s)"
+        )
+        return pool, spent
+
+    def _best_of_n(self) -> list[MethodResult]:
+        pool, self.pool_spent = self._pool()  # the test compute best-of-N really spent
+        params = (self.section.pool_size, self.section.subset_trials)
+        return [
+            self._cached(
+                f"best_of_n/{selection}", size, params,
+                functools.partial(self._subsets, pool, selection, size),
+            )
+            for selection in self.section.selections
+            for size in self.section.best_of_n
+        ]  # fmt: skip
+
+    def _subsets(self, pool: list[list[dict[str, Any]]], selection: str, size: int) -> MethodResult:
+        """Best-of-``size`` by ``selection`` over random subsets of every problem's pool."""
+        aggregation, policy_rate = self.section.search.aggregation, self.policy.flops_per_token
+        # Every selection sees the same subsets (common random numbers), so differences between
+        # selections are not differences between subsets.
+        rng = np.random.default_rng([self.section.seed, size])
+        verifier_name = selection.split("_")[0] if selection not in ("majority", "oracle") else None
+        rule = {"majority": "majority", "oracle": "argmax"}.get(selection, selection.split("_")[-1])
+        rate = self.verifiers[verifier_name].flops_per_token if verifier_name else 0.0
+        columns = {
+            name: [] for name in ("correct", "covered", "missed", "flops", "policy", "verifier")
+        }
+        for prompt, samples in zip(self.prompts, pool, strict=True):
+            correct = np.array([s["correct"] for s in samples])
+            tokens = np.array([s["tokens"] for s in samples], float)
+            chars = np.array([len(s["text"]) for s in samples], float)
+            if selection == "oracle":  # the exact checker picks a correct sample if any: pass@k
+                value = pass_at_k(len(samples), int(correct.sum()), size)
+                columns["correct"].append(value)
+                columns["covered"].append(value)
+                columns["missed"].append(0.0)
+                policy_tokens, verifier_tokens = size * tokens.mean(), 0.0
+            else:
+                scores = None
+                if verifier_name == "prm":
+                    scores = np.array(
+                        [
+                            aggregate(aggregation, s["prm_steps"]) if s["prm_steps"] else 0.0
+                            for s in samples
+                        ]
+                    )
+                elif verifier_name == "orm":
+                    scores = np.array([s["orm"] for s in samples])
+                trials = 1 if size == len(samples) else self.section.subset_trials
+                trial = subset_trials(
+                    [s["answer"] for s in samples], correct, scores, rule, size, trials, rng
+                )
+                columns["correct"].append(trial.correct.mean())
+                columns["covered"].append(trial.covered.mean())
+                columns["missed"].append((trial.covered & ~trial.correct).mean())
+                policy_tokens = tokens[trial.subsets].sum(axis=1).mean()
+                verifier_tokens = (
+                    (len(prompt) + chars[trial.subsets].sum(axis=1).mean())
+                    if verifier_name
+                    else 0.0
+                )
+            columns["policy"].append(policy_tokens)
+            columns["verifier"].append(verifier_tokens)
+            columns["flops"].append(policy_tokens * policy_rate + verifier_tokens * rate)
+        arrays = {k: np.asarray(v, float) for k, v in columns.items()}
+        return MethodResult(
+            f"best_of_n/{selection}", size, "samples", arrays["correct"], arrays["covered"],
+            arrays["missed"], arrays["flops"], arrays["policy"], arrays["verifier"], 0.0,
+        )  # fmt: skip

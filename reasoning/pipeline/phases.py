@@ -1,0 +1,275 @@
+"""The training phases of ``ponder reason``: policy -> step labels -> PRM and ORM.
+
+Each phase writes into its own folder of the run directory and ends by writing ``phase.json``
+(its config fingerprint and what it measured). A phase whose ``phase.json`` is there with the
+same fingerprint is not run again; its outputs are loaded. A folder started or finished under a
+different config is moved aside and the phase redone, never mixed with the new config's work
+(label chunks of an old config, say).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from experiment import UserError
+from experiment.config import config_to_dict
+from experiment.run import RunDirectory
+from experiment.tensorboard import ScalarWriter
+from reasoning.labels import (
+    LabeledSolution,
+    generate_labels,
+    orm_examples,
+    prm_examples,
+    read_labels,
+)
+from reasoning.lm.base import StepPolicy
+from reasoning.pipeline.config import ReasonConfig
+from reasoning.tasks.base import Task
+from reasoning.verifiers.reward_model import LearnedVerifier
+
+PHASE_FILE = "phase.json"
+STARTED_FILE = "phase-started.json"
+
+
+def fingerprint(*parts: Any) -> str:
+    """A short hash of config sections (dataclasses) and plain values."""
+    plain = [config_to_dict(p) if dataclasses.is_dataclass(p) else p for p in parts]
+    return hashlib.sha256(json.dumps(plain, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def begin(
+    directory: Path, key: str, phase: str, log: Callable[[str], None]
+) -> dict[str, Any] | None:
+    """The record of a finished phase with this fingerprint, or None after marking it started.
+
+    A folder started or finished under another config is moved aside (to
+    ``<folder>.stale-<its fingerprint>``, replacing an older one of that name) and the phase
+    starts afresh, so the phases after it follow; nothing is deleted that a typo could cost.
+    """
+    for name in (PHASE_FILE, STARTED_FILE):
+        path = directory / name
+        if not path.exists():
+            continue
+        record = json.loads(path.read_text())
+        if record.get("fingerprint") == key:
+            if name == PHASE_FILE:
+                return record
+            break  # started with this config: keep what it finished (label chunks)
+        stale = directory.with_name(f"{directory.name}.stale-{record.get('fingerprint')}")
+        if stale.exists():
+            shutil.rmtree(stale)
+        directory.rename(stale)
+        log(f"{phase}: the config changed since {directory} was made; redoing it (old: {stale})")
+        break
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / STARTED_FILE).write_text(json.dumps({"fingerprint": key}) + "\n")
+    return None
+
+
+def finish(directory: Path, key: str, record: dict[str, Any]) -> dict[str, Any]:
+    record = {"fingerprint": key, **record}
+    temporary = directory / (PHASE_FILE + ".tmp")
+    temporary.write_text(json.dumps(record, indent=2) + "\n")
+    temporary.replace(directory / PHASE_FILE)
+    return record
+
+
+@dataclass(frozen=True)
+class Context:
+    """What every phase gets: the run, its config and task, the scalar writer, a logger."""
+
+    run: RunDirectory
+    config: ReasonConfig
+    task: Task
+    writer: ScalarWriter
+    log: Callable[[str], None]
+
+
+def _curve(writer: ScalarWriter, tag: str, losses: Any, every: int = 10) -> None:
+    for step in range(0, len(losses), every):
+        writer.scalars({tag: float(np.mean(losses[step : step + every]))}, step)
+
+
+@dataclass(frozen=True)
+class PolicyPhase:
+    policy: StepPolicy
+    spec: str  # how a Ray actor loads the same policy
+    model: Any  # the tiny GPT (for a verifier that starts from it); None for other backends
+    flops: float  # train FLOPs spent on it here (0 for a policy given by spec)
+    key: str
+
+
+def policy_phase(context: Context) -> PolicyPhase:
+    """Train the tiny GPT on sampled solutions (or load ``policy.spec``)."""
+    from reasoning.lm.backends import load_policy
+
+    section, config = context.config.policy, context.config
+    key = fingerprint(config.task, section, config.seed)
+    if section.spec is not None:
+        context.log(f"policy: using {section.spec}")
+        return PolicyPhase(load_policy(section.spec), section.spec, None, 0.0, key)
+    from reasoning.lm.checkpoint import save_tiny_gpt
+    from reasoning.lm.sampling import TinyGPTPolicy
+    from reasoning.lm.tokenizer import CharTokenizer
+    from reasoning.lm.train import train_tiny_gpt
+    from reasoning.tasks.solutions import training_texts
+
+    directory = context.run.path / "policy"
+    record = begin(directory, key, "policy", context.log)
+    if record is None:
+        rng = np.random.default_rng([config.seed, 1])
+        texts = training_texts(
+            context.task, context.task.train[: section.problems], rng,
+            samples_per_problem=section.samples_per_problem, error_rate=section.error_rate,
+        )  # fmt: skip
+        context.log(f"policy: training the tiny GPT on {len(texts)} solutions")
+        result = train_tiny_gpt(section.training, texts, rng, progress=config.progress)
+        save_tiny_gpt(directory, result.model, CharTokenizer())
+        _curve(context.writer, "reason/policy/loss", result.losses)
+        record = finish(
+            directory,
+            key,
+            {
+                "flops": result.flops,
+                "seconds": result.seconds,
+                "texts": len(texts),
+                "final_loss": float(np.mean(result.losses[-20:])),
+                "parameters": result.model.num_parameters,
+            },
+        )
+    else:
+        context.log(f"policy: reusing {directory}")
+    policy = TinyGPTPolicy.from_directory(directory)
+    return PolicyPhase(policy, f"tiny:{directory.resolve()}", policy.model, record["flops"], key)
+
+
+@dataclass(frozen=True)
+class LabelsPhase:
+    labels: list[LabeledSolution]
+    flops: float
+    key: str
+
+
+def labels_phase(context: Context, policy: PolicyPhase) -> LabelsPhase:
+    """Monte-Carlo step labels of sampled solutions of train problems (those after the
+    policy's own, see ``policy.problems``)."""
+    config = context.config
+    key = fingerprint(policy.key, config.labels)
+    directory = context.run.path / "labels"
+    record = begin(directory, key, "labels", context.log)
+    if record is not None:
+        context.log(f"labels: reusing {directory}")
+        return LabelsPhase(read_labels(directory), record["flops"], key)
+    train = context.task.train
+    first = config.policy.problems or 0  # the problems the policy did not train on come next
+    available = max(0, len(train) - first)
+    count = available if config.labels.problems is None else min(config.labels.problems, available)
+    if count == 0:
+        raise UserError(
+            f"no train problems left to label: the train split has {len(train)} and the policy "
+            f"trains on the first {first} (policy.problems); raise task.knobs.train_size"
+        )
+    where = f"{config.labels.workers} Ray actors" if config.labels.use_ray else "this process"
+    context.log(
+        f"labels: {count} problems x {config.labels.solutions_per_problem} solutions, "
+        f"{config.labels.completions} completions per step, on {where}"
+    )
+    labels = generate_labels(
+        policy.spec, config.task.name, dict(config.task.knobs), range(first, first + count),
+        config.labels,
+        directory, policy=policy.policy, task=context.task, log=context.log,
+    )  # fmt: skip
+    tokens = sum(record.policy_tokens for record in labels)
+    flops = tokens * policy.policy.flops_per_token  # 2 x parameters per generated token
+    step_labels = [value for record in labels for value in record.soft[:-1]]
+    stats = {
+        "flops": flops,
+        "tokens": tokens,
+        "solutions": len(labels),
+        "solution_accuracy": float(np.mean([record.correct for record in labels])),
+        "mean_soft_label": float(np.mean(step_labels)) if step_labels else float("nan"),
+        "mean_hard_label": float(
+            np.mean([value for record in labels for value in record.hard[:-1]] or [np.nan])
+        ),
+    }
+    context.writer.scalars(
+        {
+            f"reason/labels/{name}": stats[name]
+            for name in ("solution_accuracy", "mean_soft_label", "mean_hard_label")
+        },
+        0,
+    )
+    finish(directory, key, stats)
+    return LabelsPhase(labels, flops, key)
+
+
+@dataclass(frozen=True)
+class VerifiersPhase:
+    prm: LearnedVerifier
+    orm: LearnedVerifier
+    flops: float
+    key: str
+    record: dict[str, Any]
+
+
+def verifiers_phase(context: Context, policy: PolicyPhase, labels: LabelsPhase) -> VerifiersPhase:
+    """Train the PRM on step labels and the ORM on final outcomes of the same rollouts."""
+    from reasoning.verifiers.training import train_verifier
+
+    config = context.config
+    key = fingerprint(labels.key, config.verifier)
+    directory = context.run.path / "verifiers"
+    record = begin(directory, key, "verifiers", context.log)
+    if record is None:
+        rng = np.random.default_rng([config.seed, 3])
+        results = {}
+        for kind, examples in (
+            ("prm", prm_examples(labels.labels, config.labels.kind, config.verifier.prm_rollouts)),
+            ("orm", orm_examples(labels.labels, config.verifier.orm_rollouts)),
+        ):
+            context.log(f"verifiers: training the {kind.upper()} on {len(examples)} solutions")
+            result = train_verifier(
+                kind, examples, config.verifier.training, rng,
+                policy_model=policy.model, progress=config.progress,
+            )  # fmt: skip
+            result.verifier.save(directory / kind)
+            _curve(context.writer, f"reason/{kind}/loss", result.losses)
+            if result.validation_loss is not None:
+                context.writer.scalars(
+                    {f"reason/{kind}/validation_loss": result.validation_loss}, 0
+                )
+            context.log(
+                f"verifiers: {kind.upper()} kept step {result.best_step}: validation loss "
+                f"{result.validation_loss}, accuracy {result.validation_accuracy} "
+                f"({result.seconds:.0f} s)"
+            )
+            results[kind] = {
+                "flops": result.flops,
+                "seconds": result.seconds,
+                "examples": len(examples),
+                "final_loss": float(np.mean(result.losses[-20:])),
+                "validation_loss": result.validation_loss,
+                "validation_accuracy": result.validation_accuracy,
+                "best_step": result.best_step,
+            }
+        record = finish(
+            directory, key, {"flops": sum(r["flops"] for r in results.values()), **results}
+        )
+    else:
+        context.log(f"verifiers: reusing {directory}")
+    return VerifiersPhase(
+        LearnedVerifier.load(directory / "prm"),
+        LearnedVerifier.load(directory / "orm"),
+        record["flops"],
+        key,
+        record,
+    )

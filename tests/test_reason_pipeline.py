@@ -1,0 +1,178 @@
+"""``ponder reason`` end to end on the smoke recipe: every phase, every search, the outputs a
+user reads (results.csv, the figure, coverage, verifier errors, the ledger, TensorBoard), and
+resuming a finished run; label generation on Ray actors."""
+
+from __future__ import annotations
+
+import csv
+import json
+import time
+from pathlib import Path
+
+import pytest
+
+from ponder.cli import main
+
+SMOKE = Path(__file__).resolve().parents[1] / "configs" / "countdown-smoke.yaml"
+
+
+def read_rows(path: Path) -> list[dict[str, str]]:
+    with path.open() as handle:
+        return list(csv.DictReader(handle))
+
+
+@pytest.fixture(scope="module")
+def smoke_run(tmp_path_factory):
+    root = tmp_path_factory.mktemp("runs")
+    start = time.perf_counter()
+    status = main(["reason", str(SMOKE), f"run.root={root}", "progress=false"])
+    seconds = time.perf_counter() - start
+    assert status == 0
+    return root / "countdown-smoke", seconds
+
+
+def test_smoke_run_writes_every_output(smoke_run):
+    run, seconds = smoke_run
+    assert seconds < 300
+    rows = read_rows(run / "results.csv")
+    methods = {row["method"] for row in rows}
+    selections = ("majority", "prm_weighted", "orm_weighted", "prm_argmax", "orm_argmax", "oracle")
+    searches = ("beam/prm", "beam/oracle", "mcts_puct/prm", "mcts_gumbel/prm", "mcts_gumbel/oracle")
+    assert methods == {"greedy", *searches} | {f"best_of_n/{s}" for s in selections}
+    for row in rows:
+        accuracy, low, high = (float(row[k]) for k in ("accuracy", "interval_low", "interval_high"))
+        assert 0 <= low <= accuracy <= high <= 1
+        assert float(row["test_flops"]) > 0 and int(row["problems"]) == 6
+        # a method can only be right when a correct candidate was among those it produced
+        assert float(row["coverage"]) >= accuracy - 1e-9
+    best_of = {
+        (row["method"], int(row["budget"])): float(row["test_flops"])
+        for row in rows
+        if row["method"].startswith("best_of_n/")
+    }
+    # best-of-N costs grow with N: N samples of about the same length
+    for method in ("best_of_n/majority", "best_of_n/prm_argmax"):
+        assert best_of[(method, 1)] < best_of[(method, 4)] < best_of[(method, 8)]
+        assert best_of[(method, 8)] / best_of[(method, 1)] == pytest.approx(8, rel=0.5)
+    # the verifier's reading is part of the cost: majority vote pays for the policy only
+    assert best_of[("best_of_n/prm_argmax", 4)] > best_of[("best_of_n/majority", 4)]
+    coverage = read_rows(run / "coverage.csv")
+    values = [float(r["accuracy"]) for r in sorted(coverage, key=lambda r: int(r["budget"]))]
+    assert [int(r["budget"]) for r in coverage] == [1, 2, 4, 8]
+    assert all(b >= a - 1e-12 for a, b in zip(values, values[1:], strict=False))  # pass@k rises
+    errors = {r["method"] for r in read_rows(run / "verifier_errors.csv")}
+    assert errors >= {"best_of_n/majority", "best_of_n/prm_argmax", "beam/prm"}
+    # only methods that choose among candidates can pick wrongly; the oracle never does
+    assert not {m for m in errors if m.startswith(("greedy", "mcts")) or m.endswith("oracle")}
+    figure = run / "accuracy_vs_compute.png"
+    assert figure.stat().st_size > 20_000 and figure.read_bytes()[:4] == b"\x89PNG"
+    ledger = json.loads((run / "ledger.json").read_text())
+    assert ledger["sft_flops"] > 0 and ledger["label_flops"] > 0 and ledger["test_flops"] > 0
+    assert list((run / "tensorboard").glob("events.out.tfevents.*"))
+    assert (run / "policy" / "model.safetensors").exists()
+    assert (run / "verifiers" / "prm" / "model.safetensors").exists()
+
+
+def test_tensorboard_scalars_are_under_reason(smoke_run):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    run, _ = smoke_run
+    events = EventAccumulator(str(run / "tensorboard"))
+    events.Reload()
+    tags = events.Tags()["scalars"]
+    assert "reason/best_of_n/majority/accuracy" in tags and "reason/policy/loss" in tags
+    assert "compute/test_flops" in tags
+    assert all(tag.startswith(("reason/", "compute/")) for tag in tags)
+    steps = [event.step for event in events.Scalars("reason/best_of_n/oracle/accuracy")]
+    assert steps == [1, 2, 4, 8]  # the budget is the step
+
+
+def test_rerun_resumes_from_the_run_directory(smoke_run, capsys):
+    run, first_seconds = smoke_run
+    before = (run / "results.csv").read_text()
+    start = time.perf_counter()
+    assert main(["reason", str(SMOKE), f"run.root={run.parent}", "progress=false"]) == 0
+    output = capsys.readouterr().out
+    for phase in ("policy", "labels", "verifiers"):
+        assert f"{phase}: reusing" in output
+    assert "evaluation:" not in output  # every method x budget was reused
+    assert (run / "results.csv").read_text() == before
+    assert time.perf_counter() - start < first_seconds
+    # a changed evaluation setting re-runs only what depends on it ...
+    assert (
+        main(
+            [
+                "reason",
+                str(SMOKE),
+                f"run.root={run.parent}",
+                "progress=false",
+                "evaluation.mcts.simulations=[3]",
+            ]
+        )
+        == 0
+    )
+    output = capsys.readouterr().out
+    assert "mcts_puct/prm @ 3 simulations" in output and "beam/prm @" not in output
+
+
+def test_a_changed_phase_config_moves_the_old_outputs_aside(tmp_path):
+    from reasoning.pipeline.phases import begin, finish
+
+    messages = []
+    folder = tmp_path / "labels"
+    assert begin(folder, "a", "labels", messages.append) is None
+    (folder / "chunk-00000.jsonl").write_text("{}\n")
+    assert begin(folder, "a", "labels", messages.append) is None  # started: chunks kept
+    assert (folder / "chunk-00000.jsonl").exists()
+    finish(folder, "a", {"flops": 1.0})
+    assert begin(folder, "a", "labels", messages.append)["flops"] == 1.0  # finished: reused
+    assert begin(folder, "b", "labels", messages.append) is None  # another config: afresh
+    assert not (folder / "chunk-00000.jsonl").exists()
+    assert (tmp_path / "labels.stale-a" / "chunk-00000.jsonl").exists()
+    assert "the config changed" in messages[-1]
+
+
+def test_config_mistakes_name_the_key(tmp_path, capsys):
+    assert main(["reason", str(SMOKE), f"run.root={tmp_path}", "evaluation.beem.budgets=[4]"]) == 2
+    assert "did you mean 'evaluation.beam'" in capsys.readouterr().err
+    assert main(["reason", str(SMOKE), f"run.root={tmp_path}", "evaluation.beam.budgets=[5]"]) == 2
+    assert "multiples of beam.expansions" in capsys.readouterr().err
+    assert main(["reason", str(SMOKE), f"run.root={tmp_path}", "evaluation.selections=[vote]"]) == 2
+    assert "unknown ['vote']" in capsys.readouterr().err
+    assert not (tmp_path / "countdown-smoke").exists()
+
+
+@pytest.mark.ray
+def test_labels_on_ray_actors_match_the_in_process_path(tmp_path):
+    import torch
+
+    from reasoning.labels import LabelConfig, generate_labels
+    from reasoning.lm import CharTokenizer, TinyGPTConfig, build_tiny_gpt, save_tiny_gpt
+
+    model = build_tiny_gpt(
+        TinyGPTConfig(block_size=128, num_layers=1, num_heads=2, embedding_dim=32),
+        torch.Generator().manual_seed(0),
+    )
+    save_tiny_gpt(tmp_path / "policy", model, CharTokenizer())
+    knobs = {"num_numbers": 3, "target_range": [10, 60], "train_size": 20, "test_size": 4}
+    config = LabelConfig(
+        solutions_per_problem=2,
+        completions=2,
+        max_steps=3,
+        max_step_tokens=8,
+        chunk_size=2,
+        workers=2,
+    )
+    spec = f"tiny:{tmp_path / 'policy'}"
+    on_ray = generate_labels(spec, "countdown", knobs, range(4), config, tmp_path / "ray")
+    local = generate_labels(
+        spec,
+        "countdown",
+        knobs,
+        range(4),
+        LabelConfig(**{**config.__dict__, "use_ray": False}),
+        tmp_path / "local",
+    )
+    assert len(on_ray) == len(local) == 8
+    assert [r.steps for r in on_ray] == [r.steps for r in local]
+    assert [r.soft for r in on_ray] == [r.soft for r in local]

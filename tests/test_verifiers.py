@@ -1,0 +1,252 @@
+"""Verifiers and their labels: aggregations by name, the oracle on hand-written solutions,
+Monte-Carlo step labels against analytic values on a toy policy, a PRM whose loss falls on toy
+labels, batched scoring consistent with per-prefix scoring, save / load."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from reasoning.labels import (
+    LabelConfig,
+    generate_labels,
+    label_problems,
+    orm_examples,
+    prm_examples,
+    read_labels,
+)
+from reasoning.lm.base import StepSample
+from reasoning.tasks import make_task
+from reasoning.verifiers import (
+    AGGREGATIONS,
+    OracleVerifier,
+    aggregate,
+    score_solutions,
+    step_end_positions,
+)
+
+
+class ReferencePolicy:
+    """Follows each problem's reference solution: every step is right with probability ``p``,
+    else a slip; after a slip it answers wrongly at once. From a prefix that is right so far
+    with m steps left (answer line included), a completion succeeds with probability p^m."""
+
+    step_delimiter = "\n"
+    num_parameters = 10
+    flops_per_token = 20.0
+
+    def __init__(self, task, problems, p: float):
+        self.p = p
+        self.references = {
+            task.prompt(problem): [step + "\n" for step in task.reference_solution(problem)]
+            for problem in problems
+        }
+
+    def sample_steps(self, prefixes, num_samples, max_tokens, temperature, rng=None):
+        rows = []
+        for prefix, generator in zip(prefixes, rng, strict=True):
+            prompt_end = prefix.index("\n") + 1
+            reference = self.references[prefix[:prompt_end]]
+            steps = prefix[prompt_end:].splitlines(keepends=True)
+            on_track = steps == reference[: len(steps)]
+            row = []
+            for _ in range(num_samples):
+                if on_track and generator.random() < self.p:
+                    text = reference[len(steps)]
+                elif on_track and len(steps) < len(reference) - 1:
+                    text = "1 + 1 = 3\n"
+                else:
+                    text = "Answer: 0\n"
+                row.append(
+                    StepSample(text, (-0.1,) * len(text), text.startswith("Answer"), "delimiter")
+                )
+            rows.append(row)
+        return rows
+
+
+@pytest.fixture(scope="module")
+def countdown():
+    return make_task(
+        "countdown", num_numbers=4, target_range=(10, 60), min_steps=2, train_size=80, test_size=10
+    )
+
+
+def test_aggregations_by_name():
+    scores = np.array([0.9, 0.5, 0.8])
+    assert sorted(AGGREGATIONS) == ["last", "min", "product"]
+    assert aggregate("last", scores) == 0.8
+    assert aggregate("min", scores) == 0.5
+    assert aggregate("product", scores) == pytest.approx(0.36)
+    with pytest.raises(ValueError, match="unknown aggregation 'mean'"):
+        aggregate("mean", scores)
+    with pytest.raises(ValueError, match="non-empty"):
+        aggregate("min", [])
+
+
+def test_oracle_scores_hand_written_solutions(countdown):
+    problem = countdown.test[0]
+    prompt = countdown.prompt(problem)
+    right = prompt + countdown.solution_text(countdown.reference_solution(problem))
+    first = countdown.reference_solution(problem)[0]
+    slip = prompt + "1 + 1 = 3\n" + "Answer: 3\n"
+    oracle = OracleVerifier(countdown, countdown.test)
+    steps = right[len(prompt) :].count("\n")
+    np.testing.assert_array_equal(oracle.step_scores([right])[0], np.ones(steps))
+    np.testing.assert_array_equal(oracle.step_scores([slip])[0], [0.0, 0.0])
+    np.testing.assert_array_equal(
+        oracle.score_prefixes([prompt, prompt + first + "\n", slip]), [1.0, 1.0, 0.0]
+    )
+    for name in AGGREGATIONS:
+        np.testing.assert_array_equal(score_solutions(oracle, [right, slip], name), [1.0, 0.0])
+    assert oracle.flops_per_token == 0.0
+    with pytest.raises(KeyError, match="does not know the problem"):
+        oracle.score_prefixes(["Q: Use 1 2 to make 3.\n"])
+
+
+def test_monte_carlo_labels_match_analytic_values(countdown):
+    p, completions = 0.7, 8
+    problems = countdown.train[:60]
+    policy = ReferencePolicy(countdown, problems, p)
+    config = LabelConfig(
+        solutions_per_problem=4, completions=completions, max_steps=8, use_ray=False
+    )
+    labels = label_problems(policy, countdown, problems, range(60), config)
+    assert len(labels) == 240
+    soft_by_remaining: dict[int, list[float]] = {}
+    hard_by_remaining: dict[int, list[float]] = {}
+    for record in labels:
+        reference = policy.references[record.prompt]
+        assert record.soft[-1] == record.hard[-1] == float(record.correct)
+        assert record.correct == (list(record.steps) == reference)
+        for k in range(1, len(record.steps)):
+            if list(record.steps[:k]) != reference[:k]:
+                assert record.soft[k - 1] == record.hard[k - 1] == 0.0  # no way back after a slip
+                continue
+            remaining = len(reference) - k
+            soft_by_remaining.setdefault(remaining, []).append(record.soft[k - 1])
+            hard_by_remaining.setdefault(remaining, []).append(record.hard[k - 1])
+    for remaining, values in soft_by_remaining.items():
+        success = p**remaining
+        # soft label = fraction of N completions that succeed: mean p^m (binomial / N noise)
+        standard_error = np.sqrt(success * (1 - success) / completions / len(values))
+        assert np.mean(values) == pytest.approx(success, abs=4 * standard_error + 1e-9), remaining
+        # hard label = any of N succeeds: probability 1 - (1 - p^m)^N
+        hard = 1 - (1 - success) ** completions
+        hard_error = np.sqrt(hard * (1 - hard) / len(hard_by_remaining[remaining]))
+        assert np.mean(hard_by_remaining[remaining]) == pytest.approx(
+            hard, abs=4 * hard_error + 1e-9
+        )
+    assert len(soft_by_remaining) >= 2 and sum(map(len, soft_by_remaining.values())) > 150
+    # the prompt's label is the fraction of the problem's sampled solutions that are correct
+    first = labels[:4]
+    assert first[0].prompt_soft == pytest.approx(np.mean([r.correct for r in first]))
+    # PRM data: one target per step end (prompt included); ORM data: the outcome at the end only
+    example = prm_examples(labels[:1], "hard")[0]
+    assert len(example.targets) == len(step_end_positions(example.text)) == len(labels[0].steps) + 1
+    # with the rollouts, each completion's own steps are labelled by its outcome
+    record = next(r for r in labels if len(r.steps) == 3 and r.rollouts)
+    with_rollouts = prm_examples([record], "soft", include_rollouts=True)
+    new = [r for r in record.rollouts if r.steps != record.steps[: len(r.steps)]]  # repeats: no
+    assert len(with_rollouts) == 1 + len(new)
+    for rollout, example in zip(new, with_rollouts[1:], strict=True):
+        labelled = [t for t in example.targets if not np.isnan(t)]
+        assert np.isnan(example.targets[0]) and labelled  # the prompt keeps its N-sample label
+        assert set(labelled) == {float(rollout.correct)}
+        assert example.text == record.prompt + "".join(rollout.steps)
+    orm = orm_examples(labels[:1])
+    assert len(orm) == 1 + len(labels[0].rollouts)
+    assert all(np.isnan(e.targets[:-1]).all() and e.targets[-1] in (0.0, 1.0) for e in orm)
+
+
+def test_labels_are_resumable_and_independent_of_chunking(countdown, tmp_path):
+    problems = countdown.train[:6]
+    policy = ReferencePolicy(countdown, problems, 0.6)
+    base = LabelConfig(solutions_per_problem=2, completions=3, use_ray=False, chunk_size=2)
+    messages = []
+    first = generate_labels(
+        "unused",
+        "countdown",
+        {},
+        range(6),
+        base,
+        tmp_path / "a",
+        policy=policy,
+        task=countdown,
+        log=messages.append,
+    )
+    assert len(list((tmp_path / "a").glob("chunk-*.jsonl"))) == 3
+    (tmp_path / "a" / "chunk-00001.jsonl").unlink()  # as if killed during chunk 1
+    again = generate_labels(
+        "unused",
+        "countdown",
+        {},
+        range(6),
+        base,
+        tmp_path / "a",
+        policy=policy,
+        task=countdown,
+        log=messages.append,
+    )
+    assert any("reusing 2 finished chunks of 3" in m for m in messages)
+    assert again == first == read_labels(tmp_path / "a")
+    whole = label_problems(policy, countdown, problems, range(6), base)
+    assert whole == first
+
+
+torch = pytest.importorskip("torch")
+
+
+def toy_prm_examples(task, count: int, seed: int):
+    """Sampled solutions with deliberate mistakes, each step labelled by the oracle (ok or not)."""
+    from reasoning.verifiers import VerifierExample
+
+    rng = np.random.default_rng(seed)
+    oracle = OracleVerifier(task, task.train)
+    examples = []
+    for index, problem in enumerate(task.train[:count]):
+        steps = task.sample_solution(problem, rng, error_rate=0.35)
+        text = task.prompt(problem) + task.solution_text(steps)
+        targets = (1.0, *oracle.step_scores([text])[0])
+        examples.append(VerifierExample(text, targets, index))
+    return examples
+
+
+@pytest.fixture
+def one_thread():
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # the test machine's cores are shared; one thread is fastest there
+    yield
+    torch.set_num_threads(threads)
+
+
+def test_prm_loss_falls_and_scoring_is_consistent(countdown, tmp_path, one_thread):
+    from reasoning.lm import TinyGPTConfig
+    from reasoning.verifiers import LearnedVerifier, VerifierTrainingConfig, train_verifier
+
+    examples = toy_prm_examples(countdown, 80, seed=0)
+    config = VerifierTrainingConfig(
+        model=TinyGPTConfig(block_size=128, num_layers=1, num_heads=2, embedding_dim=32),
+        steps=150, batch_size=32, learning_rate=3e-3, warmup_steps=10, validation_fraction=0.2,
+    )  # fmt: skip
+    result = train_verifier("prm", examples, config, np.random.default_rng(0), progress=False)
+    losses = np.array(result.losses)
+    assert losses[-20:].mean() < 0.85 * losses[:10].mean()
+    assert result.validation_loss is not None and result.flops > 0
+    # early stopping keeps the weights with the lowest held-out loss, measured every 50 steps
+    assert result.best_step in (49, 99, 149)
+    verifier = result.verifier
+    texts = [e.text for e in examples[:5]]
+    # one forward per solution gives every prefix's score, equal to scoring prefixes one by one
+    for text, scores in zip(texts, verifier.step_scores(texts), strict=True):
+        ends = step_end_positions(text)[1:]
+        np.testing.assert_allclose(
+            scores, verifier.score_prefixes([text[: e + 1] for e in ends]), atol=1e-5
+        )
+    assert ((scores >= 0) & (scores <= 1)).all()
+    assert verifier.flops_per_token == 2.0 * verifier.num_parameters
+    verifier.save(tmp_path / "prm")
+    loaded = LearnedVerifier.load(tmp_path / "prm")
+    assert loaded.name == "prm" and not list(tmp_path.glob("prm/*.pt"))  # no pickle
+    np.testing.assert_allclose(
+        loaded.score_prefixes(texts), verifier.score_prefixes(texts), atol=1e-6
+    )
