@@ -207,7 +207,7 @@ class _Trainer:
         self.worker_rss: float | None = None
         self.learner_state: dict[str, Any] | None = None
         self.session_start = time.perf_counter()
-        self.last_checkpoint_step = progress.step
+        self.last_checkpoint_step, self.last_checkpoint_kept = progress.step, False
         self.last_arena_step = progress.step if resume else -1
 
     # ----------------------------------------------------------------------------------------
@@ -316,10 +316,10 @@ class _Trainer:
         for key, value in result["scalars"].items():
             window.losses.setdefault(key, []).append(value)
         milestone = log_milestone(self.progress.ledger().train_flops)
-        if milestone > self.progress.flops_milestone:
+        # A doubling is only used up by a snapshot of weights that training changed.
+        if milestone > self.progress.flops_milestone and result["steps"]:
             self.progress.flops_milestone = milestone
-            if result["steps"]:
-                self.save_checkpoint(keep=True)
+            self.save_checkpoint(keep=True)
         return result["steps"] > 0
 
     def _maybe_checkpoint(self) -> None:
@@ -344,6 +344,8 @@ class _Trainer:
         import ray
 
         progress = self.progress
+        # Saving a step again (e.g. at the end) must not unmark a snapshot kept at a doubling.
+        keep = keep or (progress.step == self.last_checkpoint_step and self.last_checkpoint_kept)
         info = CheckpointInfo(
             step=progress.step,
             games_played=progress.games,
@@ -357,7 +359,7 @@ class _Trainer:
             keep=keep,
         )
         path = ray.get(self.learner.save.remote(str(self.run.checkpoints), info))
-        self.last_checkpoint_step = progress.step
+        self.last_checkpoint_step, self.last_checkpoint_kept = progress.step, keep
         log.info("checkpoint %s", path)
         return path
 
