@@ -80,6 +80,15 @@ class StepPolicy(Protocol):
         ...
 
 
+def check_sampling_arguments(num_samples: int, max_tokens: int, temperature: float) -> None:
+    """The argument check every backend's ``sample_steps`` starts with."""
+    if max_tokens < 1 or num_samples < 0 or temperature < 0:
+        raise ValueError(
+            f"need max_tokens >= 1, num_samples >= 0, temperature >= 0; got {max_tokens}, "
+            f"{num_samples}, {temperature}"
+        )
+
+
 def step_ends_solution(text: str, stop_reason: StopReason) -> bool:
     """A step ends the solution when the model ended the text, or when it is a complete answer
     line (one cut off by the token limit is an incomplete step, not an ending)."""

@@ -30,6 +30,7 @@ from reasoning.lm.base import (
     RandomSource,
     StepSample,
     StopReason,
+    check_sampling_arguments,
     step_ends_solution,
     uniform_draws,
 )
@@ -156,11 +157,7 @@ class HuggingFacePolicy:
         rng: RandomSource = None,
     ) -> list[list[StepTokens]]:
         """:meth:`sample_steps` with the generated token ids of every sample (to score them)."""
-        if max_tokens < 1 or num_samples < 0 or temperature < 0:
-            raise ValueError(
-                f"need max_tokens >= 1, num_samples >= 0, temperature >= 0; got {max_tokens}, "
-                f"{num_samples}, {temperature}"
-            )
+        check_sampling_arguments(num_samples, max_tokens, temperature)
         if not prefixes or num_samples == 0:
             return [[] for _ in prefixes]
         if temperature == 0:  # greedy: every sample of a prefix is the same, decode one

@@ -36,7 +36,13 @@ from typing import Any
 import numpy as np
 
 from experiment import UserError
-from reasoning.lm.base import RandomSource, StepSample, StopReason, step_ends_solution
+from reasoning.lm.base import (
+    RandomSource,
+    StepSample,
+    StopReason,
+    check_sampling_arguments,
+    step_ends_solution,
+)
 from reasoning.tasks.format import STEP_DELIMITER
 
 RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
@@ -153,11 +159,7 @@ class OpenAICompletionsPolicy:
     ) -> list[list[StepSample]]:
         """See :class:`reasoning.lm.base.StepPolicy`. Greedy (temperature 0) asks for one sample
         per prefix and repeats it."""
-        if max_tokens < 1 or num_samples < 0 or temperature < 0:
-            raise ValueError(
-                f"need max_tokens >= 1, num_samples >= 0, temperature >= 0; got {max_tokens}, "
-                f"{num_samples}, {temperature}"
-            )
+        check_sampling_arguments(num_samples, max_tokens, temperature)
         if not prefixes or num_samples == 0:
             return [[] for _ in prefixes]
         greedy = temperature == 0

@@ -19,6 +19,7 @@ from reasoning.lm.base import (
     RandomSource,
     StepSample,
     StopReason,
+    check_sampling_arguments,
     step_ends_solution,
     uniform_draws,
 )
@@ -110,11 +111,7 @@ class TinyGPTPolicy:
     ) -> list[list[StepSample]]:
         """See :class:`reasoning.lm.base.StepPolicy`. Rows stop at the delimiter, end of text,
         ``max_tokens``, or the model's block size (stop reason ``"length"`` for the last two)."""
-        if max_tokens < 1 or num_samples < 0 or temperature < 0:
-            raise ValueError(
-                f"need max_tokens >= 1, num_samples >= 0, temperature >= 0; got {max_tokens}, "
-                f"{num_samples}, {temperature}"
-            )
+        check_sampling_arguments(num_samples, max_tokens, temperature)
         if not prefixes or num_samples == 0:
             return [[] for _ in prefixes]
         num_prefixes, rows = len(prefixes), len(prefixes) * num_samples
