@@ -37,21 +37,21 @@ def save_tiny_gpt(directory: str | Path, model: TinyGPT, tokenizer: CharTokenize
     return directory
 
 
-def load_tiny_gpt(
-    directory: str | Path, device: str | torch.device = "cpu"
-) -> tuple[TinyGPT, CharTokenizer]:
-    """Read a model saved by :func:`save_tiny_gpt`."""
-    directory = Path(directory)
+def read_model_config(
+    directory: Path, format_name: str, version: int, what: str
+) -> tuple[dict, TinyGPTConfig]:
+    """The JSON record of a model saved with safetensors weights next to it, checked: both files
+    present, the expected format and version, only known TinyGPTConfig keys."""
     config_path = directory / CONFIG_FILE
     if not config_path.is_file() or not (directory / WEIGHTS_FILE).is_file():
         raise FileNotFoundError(
-            f"{directory} is not a tiny GPT checkpoint: expected {CONFIG_FILE} and {WEIGHTS_FILE}"
+            f"{directory} is not a {what}: expected {CONFIG_FILE} and {WEIGHTS_FILE}"
         )
     config = json.loads(config_path.read_text())
-    if config.get("format") != FORMAT or config.get("version") != VERSION:
+    if config.get("format") != format_name or config.get("version") != version:
         raise ValueError(
             f"{config_path}: format {config.get('format')!r} version {config.get('version')!r}; "
-            f"expected {FORMAT!r} version {VERSION}"
+            f"expected {format_name!r} version {version}"
         )
     known = {field.name for field in fields(TinyGPTConfig)}
     unknown = set(config["model"]) - known
@@ -59,7 +59,16 @@ def load_tiny_gpt(
         raise ValueError(
             f"{config_path}: unknown model keys {sorted(unknown)}; known: {sorted(known)}"
         )
-    model = new_tiny_gpt(TinyGPTConfig(**config["model"]))
+    return config, TinyGPTConfig(**config["model"])
+
+
+def load_tiny_gpt(
+    directory: str | Path, device: str | torch.device = "cpu"
+) -> tuple[TinyGPT, CharTokenizer]:
+    """Read a model saved by :func:`save_tiny_gpt`."""
+    directory = Path(directory)
+    config, model_config = read_model_config(directory, FORMAT, VERSION, "tiny GPT checkpoint")
+    model = new_tiny_gpt(model_config)
     model.load_state_dict(load_file(str(directory / WEIGHTS_FILE)))
     model = model.to(device)
     return model.eval(), CharTokenizer.from_config(config["tokenizer"])

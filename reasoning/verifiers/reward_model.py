@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import asdict, fields
+from dataclasses import asdict
 from pathlib import Path
 from typing import Literal
 
@@ -23,13 +23,12 @@ import torch
 from safetensors.torch import load_file, save_file
 from torch import nn
 
+from reasoning.lm.checkpoint import CONFIG_FILE, WEIGHTS_FILE, read_model_config
 from reasoning.lm.model import TinyGPT, TinyGPTConfig, build_tiny_gpt
 from reasoning.lm.tokenizer import CharTokenizer
 from reasoning.verifiers.base import step_end_positions
 
 VerifierKind = Literal["prm", "orm"]
-WEIGHTS_FILE = "model.safetensors"
-CONFIG_FILE = "config.json"
 FORMAT = "ponder.reward_model"
 VERSION = 1
 
@@ -161,25 +160,9 @@ class LearnedVerifier:
     def load(cls, directory: str | Path, device: str = "cpu") -> LearnedVerifier:
         """Read a verifier written by :meth:`save`."""
         directory = Path(directory)
-        config_path = directory / CONFIG_FILE
-        if not config_path.is_file() or not (directory / WEIGHTS_FILE).is_file():
-            raise FileNotFoundError(
-                f"{directory} is not a saved verifier: expected {CONFIG_FILE} and {WEIGHTS_FILE}"
-            )
-        config = json.loads(config_path.read_text())
-        if config.get("format") != FORMAT or config.get("version") != VERSION:
-            raise ValueError(
-                f"{config_path}: format {config.get('format')!r} version "
-                f"{config.get('version')!r}; expected {FORMAT!r} version {VERSION}"
-            )
-        known = {field.name for field in fields(TinyGPTConfig)}
-        unknown = set(config["model"]) - known
-        if unknown:
-            raise ValueError(
-                f"{config_path}: unknown model keys {sorted(unknown)}; known: {sorted(known)}"
-            )
+        config, model_config = read_model_config(directory, FORMAT, VERSION, "saved verifier")
         with torch.device("meta"):
-            model = RewardModel(TinyGPTConfig(**config["model"]))
+            model = RewardModel(model_config)
         model.load_state_dict(load_file(str(directory / WEIGHTS_FILE), device=device), assign=True)
         tokenizer = CharTokenizer.from_config(config["tokenizer"])
         return cls(model, config["kind"], tokenizer)
