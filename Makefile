@@ -23,7 +23,7 @@ $(STAMP): pyproject.toml constraints.txt
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy games search experiment
+	$(BIN)/mypy games search experiment selfplay reasoning tradeoff ponder bench
 
 test: lint
 	$(BIN)/python -m pytest -q

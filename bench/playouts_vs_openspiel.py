@@ -155,6 +155,7 @@ def openspiel_rollouts_per_second(name: str, params: dict, rollouts: int) -> tup
 def run(name: str, params: dict, playouts: int, rollouts: int) -> dict:
     label = name if not params else f"{name}{params['board_size']}"
     game = make_game(name, **params)
+    assert isinstance(game, KernelGame), f"{name} has no numba kernels to time"
     check = differential(game, params, playouts)
     ours, our_mean = ponder_rollouts_per_second(game, rollouts)
     theirs, their_mean = openspiel_rollouts_per_second(name, params, max(rollouts // 20, 1000))

@@ -338,7 +338,7 @@ def _label_on_ray(
     import ray
 
     worker_class = ray.remote(num_cpus=1, max_restarts=2, max_task_retries=2)(LabelWorker)
-    actors = [
+    actors: list[Any] = [  # Ray actor handles; Ray's stubs lack .remote on methods
         worker_class.remote(policy_spec, task_name, task_knobs, config, 1)
         for _ in range(max(1, min(config.workers, len(todo))))
     ]

@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Literal, NamedTuple
+from typing import Any, Literal, NamedTuple, Protocol
 
 import numba
 import numpy as np
@@ -362,7 +362,20 @@ class Gumbel:
         return gumbel_targets(tree, data)
 
 
-SelectionRule = Uct | Puct | Gumbel
+class SelectionRule(Protocol):
+    """What ``Search`` needs of a rule: numba kernels for root and interior selection with their
+    data, a root preparation (noise) and the chosen action with the policy target."""
+
+    @property
+    def name(self) -> str: ...
+
+    def kernels(self, num_simulations: int) -> tuple[Any, Any, Any]: ...
+
+    def prepare_root(self, tree: Tree, generators: Sequence[np.random.Generator]) -> None: ...
+
+    def finalize(self, tree: Tree, num_simulations: int) -> tuple[np.ndarray, np.ndarray]: ...
+
+
 RULES: dict[str, type[Uct] | type[Puct] | type[Gumbel]] = {
     "uct": Uct,
     "puct": Puct,

@@ -44,7 +44,10 @@ class ReplayProcess:
 
     def __init__(self, config: TrainConfig, directory: str, resume: bool):
         game = config.game.make()
-        options = {"symmetries": game.symmetries, "games_per_shard": config.replay.shard_games}
+        options: dict[str, Any] = {
+            "symmetries": game.symmetries,
+            "games_per_shard": config.replay.shard_games,
+        }
         if resume:
             self.buffer = ReplayBuffer.load(
                 directory, config.replay.capacity, game.observation_shape, game.num_actions,

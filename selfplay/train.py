@@ -77,7 +77,7 @@ def init_ray(config: TrainConfig) -> bool:
         return False
     settings = config.ray
     if settings.address:
-        runtime_env = {}
+        runtime_env: dict[str, Any] = {}
         if settings.ship_code:
             import experiment
             import games
@@ -85,7 +85,7 @@ def init_ray(config: TrainConfig) -> bool:
             import selfplay
 
             modules = [games, search, experiment, selfplay]
-            runtime_env["py_modules"] = [str(Path(m.__file__).parent) for m in modules]
+            runtime_env["py_modules"] = [str(Path(str(m.__file__)).parent) for m in modules]
         ray.init(address=settings.address, runtime_env=runtime_env, log_to_driver=False)
         return False
     ray.init(
@@ -168,17 +168,17 @@ class _Trainer:
             checkpoint = str(latest_checkpoint(run.path))
         sessions = len(run.read_meta().get("resumes", []))
         has_replay = resume and any(Path(run.replay).glob("shard_*.npz"))
-        self.replay = (
+        self.replay: Any = (  # Ray actor handles are typed Any: Ray's stubs lack .remote
             ray.remote(ReplayProcess)
             .options(num_cpus=0)
             .remote(config, str(run.replay), has_replay)
         )
-        self.learner = (
+        self.learner: Any = (
             ray.remote(LearnerProcess)
             .options(num_cpus=settings.learner_cpus)
             .remote(config, max(1, int(settings.learner_cpus)), checkpoint)
         )
-        self.server = None
+        self.server: Any = None
         if config.inference.mode == "server":
             self.server = (
                 ray.remote(ServerProcess)
@@ -189,13 +189,13 @@ class _Trainer:
                 )
                 .remote(config, settings.num_workers)
             )
-        self.workers = [
+        self.workers: list[Any] = [
             ray.remote(WorkerProcess).options(num_cpus=settings.worker_cpus).remote(
                 config, i, hash((config.seed, i, sessions)) % 2**63, self.replay, self.server
             )
             for i in range(settings.num_workers)
         ]  # fmt: skip
-        self.arena = None
+        self.arena: Any = None
         if config.arena.every_steps > 0:
             self.arena = (
                 ray.remote(ArenaProcess)
@@ -235,7 +235,11 @@ class _Trainer:
         for i, worker in enumerate(self.workers):
             pending[worker.play.remote(self.config.moves_per_call, weights_ref)] = i
             worker_versions[i] = version
-        train_ref = arena_ref = None
+        train_ref: Any = None
+        arena_ref: Any = None
+        # positions generated when the learner last owed no update: it is not asked again until
+        # more have come (else the driver and the learner spin, taking CPU from self-play)
+        idle_at = -1
         window = _Window()
         interrupted = False
         try:
@@ -253,6 +257,8 @@ class _Trainer:
                     elif ref is train_ref:
                         train_ref = None
                         result = ray.get(ref)
+                        if not result["steps"]:
+                            idle_at = self.progress.positions
                         if self._count_training(result, window):
                             weights_ref = self.learner.get_weights.remote()
                             version = ray.get(weights_ref)[0]
@@ -271,6 +277,7 @@ class _Trainer:
                 if (
                     train_ref is None
                     and self.progress.positions >= self.config.replay.min_positions
+                    and self.progress.positions > idle_at
                 ):
                     train_ref = self.learner.train.remote(
                         self.replay, self.progress.positions, MAX_STEPS_PER_CALL

@@ -64,7 +64,10 @@ class MethodResult:
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> MethodResult:
         arrays = ("correct", "covered", "missed", "flops", "policy_tokens", "verifier_tokens")
-        return cls(**{k: np.asarray(v, np.float64) if k in arrays else v for k, v in data.items()})
+        fields: dict[str, Any] = {
+            k: np.asarray(v, np.float64) if k in arrays else v for k, v in data.items()
+        }
+        return cls(**fields)
 
 
 def _from_outcomes(
@@ -146,14 +149,16 @@ class EvaluationPhase:
                 params = (beam.expansions, beam.selection)
                 compute = functools.partial(self._beam, name, budget)
                 results.append(self._cached(f"beam/{name}", budget, params, compute))
-        runs = [(rule, section.tree_verifier) for rule in mcts.rules]
+        runs: list[tuple[str, str]] = [(rule, section.tree_verifier) for rule in mcts.rules]
         if section.oracle_searches and "gumbel" in mcts.rules:
             runs.append(("gumbel", "oracle"))
         for rule, name in runs:
             for simulations in mcts.simulations:
-                params = (mcts.candidates, self._rule(rule))
+                mcts_params = (mcts.candidates, self._rule(rule))
                 compute = functools.partial(self._mcts, rule, name, simulations)
-                results.append(self._cached(f"mcts_{rule}/{name}", simulations, params, compute))
+                results.append(
+                    self._cached(f"mcts_{rule}/{name}", simulations, mcts_params, compute)
+                )
         return results
 
     def _greedy(self) -> MethodResult:
@@ -261,7 +266,7 @@ class EvaluationPhase:
         verifier_name = selection.split("_")[0] if selection not in ("majority", "oracle") else None
         rule = {"majority": "majority", "oracle": "argmax"}.get(selection, selection.split("_")[-1])
         rate = self.verifiers[verifier_name].flops_per_token if verifier_name else 0.0
-        columns = {
+        columns: dict[str, list[Any]] = {
             name: [] for name in ("correct", "covered", "missed", "flops", "policy", "verifier")
         }
         for prompt, samples in zip(self.prompts, pool, strict=True):

@@ -34,7 +34,7 @@ from reasoning.labels import (
 from reasoning.lm.base import StepPolicy
 from reasoning.pipeline.config import ReasonConfig
 from reasoning.tasks.base import Task
-from reasoning.verifiers.reward_model import LearnedVerifier
+from reasoning.verifiers.reward_model import LearnedVerifier, VerifierKind
 
 PHASE_FILE = "phase.json"
 STARTED_FILE = "phase-started.json"
@@ -231,10 +231,15 @@ def verifiers_phase(context: Context, policy: PolicyPhase, labels: LabelsPhase) 
     record = begin(directory, key, "verifiers", context.log)
     if record is None:
         rng = np.random.default_rng([config.seed, 3])
-        results = {}
-        for kind, examples in (
-            ("prm", prm_examples(labels.labels, config.labels.kind, config.verifier.prm_rollouts)),
-            ("orm", orm_examples(labels.labels, config.verifier.orm_rollouts)),
+        results: dict[str, dict[str, Any]] = {}
+        kinds: tuple[VerifierKind, ...] = ("prm", "orm")
+        for kind, examples in zip(
+            kinds,
+            (
+                prm_examples(labels.labels, config.labels.kind, config.verifier.prm_rollouts),
+                orm_examples(labels.labels, config.verifier.orm_rollouts),
+            ),
+            strict=True,
         ):
             context.log(f"verifiers: training the {kind.upper()} on {len(examples)} solutions")
             result = train_verifier(

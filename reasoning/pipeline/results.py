@@ -9,6 +9,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -64,7 +65,7 @@ def result_rows(
     return rows
 
 
-def write_csv(path: Path, rows: Sequence[object], columns: Sequence[str] | None = None) -> Path:
+def write_csv(path: Path, rows: Sequence[Any], columns: Sequence[str] | None = None) -> Path:
     """Rows (dataclasses) as CSV with a header; floats with 6 significant digits."""
     columns = list(columns or [f.name for f in fields(rows[0])]) if rows else list(columns or [])
     with path.open("w", newline="") as handle:

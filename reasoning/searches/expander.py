@@ -108,7 +108,7 @@ class ReasoningExpander:
         self.verifier_tokens: dict[int, int] = defaultdict(int)
 
     # --- the table ---------------------------------------------------------------------------
-    def add_roots(self, prompts: Sequence[str], problems: Sequence[int]) -> np.ndarray:
+    def add_roots(self, prompts: Sequence[str], problems: Sequence[int] | np.ndarray) -> np.ndarray:
         """New root nodes (ids (R,) int64) for ``prompts``; ``problems`` key their costs."""
         ids = []
         for prompt, problem in zip(prompts, problems, strict=True):
@@ -168,6 +168,7 @@ class ReasoningExpander:
         for parent_id, slot in zip(parents, slots, strict=True):
             parent = self._nodes[parent_id]
             if int(slot) not in parent.children:
+                assert parent.candidates is not None  # sampled before any expansion
                 step = parent.candidates[int(slot)]
                 depth = parent.depth + 1
                 terminal = (
@@ -219,7 +220,8 @@ class ReasoningExpander:
         for i, score in zip(steps, scores[len(prompts) :], strict=True):
             node = self._nodes[i]
             node.scores = node.scores + (float(score),)
-            self.verifier_tokens[node.problem] += max(len(node.step.text), 1)  # characters
+            text = node.step.text if node.step is not None else ""
+            self.verifier_tokens[node.problem] += max(len(text), 1)  # characters
 
     def _fill(self, ids: Sequence[int], searches: np.ndarray, streams: Streams) -> None:
         """Make sure every node has its evaluation (sampling its candidates first when
@@ -295,20 +297,17 @@ class ReasoningExpander:
         return aggregate(self.settings.aggregation, node.scores)
 
     def _evaluation(self, ids: Sequence[int]) -> Evaluation:
+        evaluations = [self._nodes[i].evaluation for i in ids]
+        assert all(e is not None for e in evaluations)  # _fill ran first
+        filled = [e for e in evaluations if e is not None]
         priors = (
-            np.stack([self._nodes[i].evaluation[0] for i in ids])
-            if ids
-            else np.zeros((0, self.num_slots), np.float32)
+            np.stack([e[0] for e in filled]) if ids else np.zeros((0, self.num_slots), np.float32)
         )
-        valid = (
-            np.stack([self._nodes[i].evaluation[1] for i in ids])
-            if ids
-            else np.zeros((0, self.num_slots), np.bool_)
-        )
+        valid = np.stack([e[1] for e in filled]) if ids else np.zeros((0, self.num_slots), np.bool_)
         return Evaluation(
             priors=priors,
             valid=valid,
-            values=np.asarray([self._nodes[i].evaluation[2] for i in ids], np.float32),
+            values=np.asarray([e[2] for e in filled], np.float32),
             terminal=np.asarray([self._nodes[i].terminal for i in ids], np.bool_),
             discounts=np.ones(len(ids), np.float32),  # one agent: no sign flip
         )

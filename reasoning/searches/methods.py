@@ -60,7 +60,9 @@ class SearchOutcome:
         return self.candidates[self.chosen].answer if self.chosen >= 0 else None
 
 
-def search_seeds(seed: int, problems: Sequence[int], sample: int = 0, step: int = 0) -> np.ndarray:
+def search_seeds(
+    seed: int, problems: Sequence[int] | np.ndarray, sample: int = 0, step: int = 0
+) -> np.ndarray:
     """One seed per problem (B,) from (seed, problem, sample, step)."""
     return np.array(
         [
@@ -125,7 +127,7 @@ def sample_solutions(
     expander = ReasoningExpander(policy, verifier, (1,), settings)
     owners = np.repeat(np.arange(len(prompts)), num_samples)  # problem-major
     samples = np.tile(np.arange(num_samples), len(prompts))
-    roots = expander.add_roots([prompts[p] for p in owners], ids[owners])
+    roots = expander.add_roots([prompts[p] for p in owners.tolist()], ids[owners])
     seeds = np.array(
         [search_seeds(seed, [ids[p]], s)[0] for p, s in zip(owners, samples, strict=True)],
         np.int64,

@@ -168,6 +168,6 @@ def subset_trials(
     return TrialResult(
         chosen=chosen,
         correct=correct[chosen],
-        covered=correct[subsets].any(axis=1),
+        covered=np.asarray(correct[subsets].any(axis=1), bool),
         subsets=subsets,
     )

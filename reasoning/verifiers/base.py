@@ -25,7 +25,8 @@ from reasoning.tasks.format import STEP_DELIMITER
 class Verifier(Protocol):
     """Scores step prefixes; ``name`` is ``prm``, ``orm``, ``oracle`` or a user's own."""
 
-    name: str
+    @property
+    def name(self) -> str: ...
 
     @property
     def flops_per_token(self) -> float:

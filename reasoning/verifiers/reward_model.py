@@ -41,7 +41,8 @@ class RewardModel(nn.Module):
         super().__init__()
         self.config = config
         self.trunk = TinyGPT(config)
-        self.trunk.head = nn.Identity()  # the LM head is not used: no parameters, no FLOPs
+        # the LM head is not used: no parameters, no FLOPs
+        self.trunk.head = nn.Identity()  # type: ignore[assignment]
         self.value_head = nn.Linear(config.embedding_dim, 1)
 
     @property

@@ -25,7 +25,12 @@ from tqdm.auto import tqdm
 from reasoning.lm.model import TinyGPT, TinyGPTConfig
 from reasoning.lm.tokenizer import CharTokenizer
 from reasoning.verifiers.base import step_end_positions
-from reasoning.verifiers.reward_model import LearnedVerifier, VerifierKind, build_reward_model
+from reasoning.verifiers.reward_model import (
+    LearnedVerifier,
+    RewardModel,
+    VerifierKind,
+    build_reward_model,
+)
 
 
 @dataclass(frozen=True)
@@ -97,9 +102,9 @@ def _encode(
     width = max(len(ids) for ids in encoded)
     tokens = torch.full((len(encoded), width), tokenizer.eos_id, dtype=torch.long)
     targets = torch.full((len(encoded), width), float("nan"))
-    for row, (ids, target_row) in enumerate(zip(encoded, target_rows, strict=True)):
-        tokens[row, : len(ids)] = torch.tensor(ids)
-        targets[row, : len(ids)] = torch.from_numpy(target_row)
+    for index, (ids, target_row) in enumerate(zip(encoded, target_rows, strict=True)):
+        tokens[index, : len(ids)] = torch.tensor(ids)
+        targets[index, : len(ids)] = torch.from_numpy(target_row)
     return tokens, targets, torch.tensor([len(ids) for ids in encoded])
 
 
@@ -217,7 +222,7 @@ def train_verifier(
 
 @torch.inference_mode()
 def _evaluate(
-    model: torch.nn.Module, examples: Sequence[VerifierExample], tokenizer: CharTokenizer
+    model: RewardModel, examples: Sequence[VerifierExample], tokenizer: CharTokenizer
 ) -> tuple[float, float]:
     """Mean BCE and accuracy at 0.5 over all labelled positions of ``examples``."""
     tokens, targets, _ = _encode(examples, tokenizer, model.config.block_size)
