@@ -213,9 +213,10 @@ def load_checkpoint(
     if load_optimizer and "optimizer" in files:
         optimizer_path = _checked(stem.parent, files["optimizer"])
         try:
-            optimizer_state = torch.load(
-                optimizer_path, map_location=map_location, weights_only=True
-            )
+            # on the CPU: Optimizer.load_state_dict moves the moments to the parameters' device
+            # but leaves Adam's step counters where they were loaded (on a GPU they would cost a
+            # sync per parameter and step)
+            optimizer_state = torch.load(optimizer_path, map_location="cpu", weights_only=True)
         except Exception as error:  # zip, unpickling and weights_only errors alike
             raise CheckpointError(
                 f"cannot read optimizer state '{optimizer_path}': {error}"

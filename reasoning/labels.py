@@ -421,3 +421,41 @@ def orm_examples(
             targets = (float("nan"),) * (count - 1) + (float(solution.correct),)
             examples.append(VerifierExample(text, targets, record.problem_index))
     return examples
+
+
+def checker_examples(
+    task: Task,
+    problems: Sequence[Problem],
+    indices: Sequence[int],
+    per_problem: int,
+    error_rate: float,
+    rng: np.random.Generator,
+) -> tuple[list[VerifierExample], list[VerifierExample]]:
+    """(PRM, ORM) examples from generated solutions labelled by the task's exact step checker
+    instead of by rollouts, as PRM800K's steps were labelled by people (Lightman et al. 2023).
+
+    ``per_problem`` solutions per problem from ``task.sample_solution`` with ``error_rate``
+    mistakes per step (wrong results, dead ends, roundabout steps); PRM targets 1 up to the
+    first step the checker rejects and 0 from it on, the ORM target the final correctness.
+    They cost no policy call and show a small verifier directly what makes a step wrong.
+    """
+    from reasoning.verifiers.oracle import OracleVerifier
+
+    if not task.has_step_checker:
+        raise ValueError(
+            "checker labels need a task with a step checker; this task's steps are free text"
+        )
+    oracle = OracleVerifier(task, problems)
+    prm, orm = [], []
+    for index, problem in zip(indices, problems, strict=True):
+        for _ in range(per_problem):
+            text = task.prompt(problem) + task.solution_text(
+                task.sample_solution(problem, rng, error_rate)
+            )
+            oks = np.minimum.accumulate(oracle.step_scores([text])[0])
+            if len(step_end_positions(text)) != len(oks) + 1:
+                continue  # an empty step has no position to label
+            correct = float(task.check_answer(problem, text[len(task.prompt(problem)) :]))
+            prm.append(VerifierExample(text, (1.0, *map(float, oks)), int(index)))
+            orm.append(VerifierExample(text, (math.nan,) * len(oks) + (correct,), int(index)))
+    return prm, orm

@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -32,10 +33,31 @@ def rss_gb() -> float:
     return psutil.Process(os.getpid()).memory_info().rss / 1e9
 
 
-def make_evaluator(config: TrainConfig, device: str = "cpu", threads: int | None = 1) -> Evaluator:
+def actor_device(device: str) -> str:
+    """A role's ``auto`` device inside its Ray actor: CUDA only when Ray reserved a GPU for it
+    (Ray leaves CUDA_VISIBLE_DEVICES alone for an actor without one, so torch would see every
+    GPU and take one nobody reserved). Explicit devices are kept."""
+    if device != "auto":
+        return device
+    import ray
+
+    return "cuda" if ray.is_initialized() and ray.get_gpu_ids() else "cpu"
+
+
+def make_evaluator(
+    config: TrainConfig,
+    device: str = "cpu",
+    threads: int | None = 1,
+    *,
+    full_precision: bool = False,
+) -> Evaluator:
+    """An evaluator of the run's net; ``full_precision`` ignores ``inference.precision`` and
+    ``channels_last`` (the arena measures the net in float32, whatever self-play uses)."""
     game = config.game.make()
     network = build_network(config.network, game.observation_shape, game.num_actions)
     inference = config.inference
+    if full_precision:
+        return Evaluator(network, device, "float32", False, threads)
     return Evaluator(network, device, inference.precision, inference.channels_last, threads)
 
 
@@ -78,7 +100,10 @@ class LearnerProcess:
         set_torch_threads(threads)
         game = config.game.make()
         network = build_network(config.network, game.observation_shape, game.num_actions)
-        self.learner = Learner(network, config.learner)
+        learner_config = dataclasses.replace(
+            config.learner, device=actor_device(config.learner.device)
+        )
+        self.learner = Learner(network, learner_config)
         if checkpoint is not None:
             self.learner.restore(load_checkpoint(checkpoint, map_location=self.learner.device))
 
@@ -118,7 +143,8 @@ class ServerProcess:
     """One net for all workers (on the GPU when there is one), batching their requests."""
 
     def __init__(self, config: TrainConfig, expected_callers: int):
-        evaluator = make_evaluator(config, config.inference.device, threads=None)
+        device = actor_device(config.inference.device)
+        evaluator = make_evaluator(config, device, threads=max(1, int(config.ray.server_cpus)))
         self.server = InferenceServer(
             evaluator, config.inference.max_batch, config.inference.max_wait_ms, expected_callers
         )
@@ -196,7 +222,7 @@ class ArenaProcess:
         set_torch_threads(1)
 
         def evaluator_for(weights: dict) -> Callable:
-            evaluator = make_evaluator(config, "cpu", threads=1)
+            evaluator = make_evaluator(config, "cpu", threads=1, full_precision=True)
             evaluator.load_weights(weights, version=-1)
             return evaluator.evaluate
 

@@ -26,7 +26,11 @@ class RayConfig:
     learner_cpus: float = 1.0
     arena_cpus: float = 0.5
     server_cpus: float = 1.0  # the InferenceServer actor (inference.mode: server)
-    server_gpus: float = 0.0
+    # GPUs Ray reserves for the learner and the server. None: automatic, when the cluster has
+    # GPUs and the role's device is auto or cuda: a whole GPU each, or half of one each when
+    # both want one and there is only one. An actor with no GPU reserved runs "auto" on the CPU.
+    learner_gpus: float | None = None
+    server_gpus: float | None = None
     ship_code: bool = True  # with an address: send ponder's packages in the runtime env
 
 

@@ -173,9 +173,10 @@ class _Trainer:
             .options(num_cpus=0)
             .remote(config, str(run.replay), has_replay)
         )
+        learner_gpus, server_gpus = gpu_shares(config, ray.cluster_resources().get("GPU", 0))
         self.learner: Any = (
             ray.remote(LearnerProcess)
-            .options(num_cpus=settings.learner_cpus)
+            .options(num_cpus=settings.learner_cpus, num_gpus=learner_gpus)
             .remote(config, max(1, int(settings.learner_cpus)), checkpoint)
         )
         self.server: Any = None
@@ -184,7 +185,7 @@ class _Trainer:
                 ray.remote(ServerProcess)
                 .options(
                     num_cpus=settings.server_cpus,
-                    num_gpus=settings.server_gpus,
+                    num_gpus=server_gpus,
                     max_concurrency=settings.num_workers + 4,
                 )
                 .remote(config, settings.num_workers)
@@ -417,6 +418,24 @@ class _Trainer:
         )
 
 
+def gpu_shares(config: TrainConfig, cluster_gpus: float) -> tuple[float, float]:
+    """GPUs (learner, inference server) to reserve: ``ray.learner_gpus`` / ``ray.server_gpus``
+    when set; else a share for each role whose device is ``cuda...`` or is ``auto`` on a cluster
+    with GPUs (one each, or half of the only one when both want it)."""
+
+    def wants(device: str) -> bool:
+        return device.startswith("cuda") or (device == "auto" and cluster_gpus > 0)
+
+    settings = config.ray
+    server = config.inference.mode == "server"
+    wanted = [wants(config.learner.device), server and wants(config.inference.device)]
+    share = 1.0 if sum(wanted) < 2 or cluster_gpus >= 2 else 0.5
+    automatic = [share if w else 0.0 for w in wanted]
+    learner = automatic[0] if settings.learner_gpus is None else settings.learner_gpus
+    server_gpus = automatic[1] if settings.server_gpus is None else settings.server_gpus
+    return learner, server_gpus if server else 0.0
+
+
 def _check_resources(config: TrainConfig) -> None:
     """Fail at once, naming the settings, when the actors cannot all be placed (Ray would
     otherwise wait for resources forever)."""
@@ -431,14 +450,15 @@ def _check_resources(config: TrainConfig) -> None:
         + (settings.arena_cpus if config.arena.every_steps > 0 else 0)
         + (settings.server_cpus if server else 0)
     )  # fmt: skip
-    gpus = settings.server_gpus if server else 0
     available = ray.cluster_resources()
+    gpus = sum(gpu_shares(config, available.get("GPU", 0)))
     if cpus > available.get("CPU", 0) + 1e-9 or gpus > available.get("GPU", 0) + 1e-9:
         raise UserError(
             f"the run's actors need {cpus:g} CPUs and {gpus:g} GPUs (ray.learner_cpus "
             f"{settings.learner_cpus:g} + ray.num_workers {settings.num_workers} x "
             f"ray.worker_cpus {settings.worker_cpus:g} + ray.arena_cpus + ray.server_cpus with an "
-            f"inference server) but the cluster has {available.get('CPU', 0):g} CPUs and "
+            f"inference server; ray.learner_gpus + ray.server_gpus) but the cluster has "
+            f"{available.get('CPU', 0):g} CPUs and "
             f"{available.get('GPU', 0):g} GPUs; lower those settings or raise ray.num_cpus"
         )
 

@@ -181,3 +181,21 @@ def test_channels_last_trains_like_the_default_layout():
         assert losses["loss/total"] == pytest.approx(expected["loss/total"], rel=1e-4)
     version, weights = channels_last.get_weights()
     assert all(tensor.is_contiguous() for tensor in weights.values())
+
+
+def test_gpu_shares_reserve_what_the_learner_and_server_will_use():
+    from experiment.config import load_config
+    from selfplay.config import TrainConfig
+    from selfplay.train import gpu_shares
+
+    def shares(cluster_gpus: float, *overrides: str) -> tuple[float, float]:
+        return gpu_shares(load_config(TrainConfig, overrides=list(overrides)), cluster_gpus)
+
+    assert shares(0) == (0.0, 0.0)  # a CPU cluster: "auto" runs on the CPU, nothing reserved
+    assert shares(1) == (1.0, 0.0)  # local inference: the learner takes the GPU
+    assert shares(1, "inference.mode=server") == (0.5, 0.5)  # both share the only one
+    assert shares(4, "inference.mode=server") == (1.0, 1.0)
+    assert shares(1, "inference.mode=server", "learner.device=cpu") == (0.0, 1.0)
+    assert shares(2, "inference.mode=server", "ray.server_gpus=0.25") == (1.0, 0.25)
+    assert shares(0, "learner.device=cuda") == (1.0, 0.0)  # asked for: the resource check fails
+    assert shares(1, "ray.server_gpus=1") == (1.0, 0.0)  # no server without inference.mode

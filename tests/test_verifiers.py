@@ -9,6 +9,7 @@ import pytest
 
 from reasoning.labels import (
     LabelConfig,
+    checker_examples,
     generate_labels,
     label_problems,
     orm_examples,
@@ -250,3 +251,46 @@ def test_prm_loss_falls_and_scoring_is_consistent(countdown, tmp_path, one_threa
     np.testing.assert_allclose(
         loaded.score_prefixes(texts), verifier.score_prefixes(texts), atol=1e-6
     )
+
+
+def test_duplicates_merge_into_mean_labels_and_ranking_counts_pairs_within_problems():
+    from reasoning.verifiers import VerifierExample
+    from reasoning.verifiers.training import merge_duplicates, ranking_accuracy
+
+    nan = float("nan")
+    text = "Q: Use 1 2 3 to make 6.\n1 + 2 = 3\n3 + 3 = 6\nAnswer: 6\n"
+    examples = [
+        VerifierExample(text, (nan, nan, 1.0, 1.0), 0),
+        VerifierExample(text, (nan, nan, nan, 0.0), 0),
+        VerifierExample(text, (nan, nan, nan, 1.0), 1),  # another problem's copy stays apart
+        VerifierExample(text, (1.0, nan, 0.0, 1.0), 0),
+    ]
+    merged = merge_duplicates(examples)
+    assert len(merged) == 2
+    np.testing.assert_allclose(merged[0].targets, (1.0, nan, 0.5, 2 / 3))
+    assert merged[1].group == 1 and merged[1].targets[-1] == 1.0
+    # problem 0: targets 1 > 0 ordered right once, wrong once; problem 1: a tie counts half;
+    # pairs never span problems (problem 2's lone text has no pair)
+    scores = np.array([0.9, 0.2, 0.5, 0.1, 0.4, 0.4, 0.7])
+    targets = np.array([1.0, 0.0, 0.0, 1.0, 1.0, 0.0, 0.0])
+    groups = np.array([0, 0, 0, 0, 1, 1, 2])
+    # problem 0 pairs (i above j): (0,1) yes, (0,2) yes, (3,1) no, (3,2) no; problem 1: tie
+    assert ranking_accuracy(scores, targets, groups) == pytest.approx((2 + 0.5) / 5)
+    assert ranking_accuracy(scores[:1], targets[:1], groups[:1]) == 0.5
+
+
+def test_checker_examples_label_up_to_the_first_wrong_step(countdown):
+    rng = np.random.default_rng(0)
+    problems = countdown.train[:20]
+    prm, orm = checker_examples(countdown, problems, range(20), 3, 0.4, rng)
+    assert len(prm) == len(orm) == 60
+    oracle = OracleVerifier(countdown, problems)
+    for p, o in zip(prm, orm, strict=True):
+        oks = oracle.step_scores([p.text])[0]
+        assert p.targets[0] == 1.0 and len(p.targets) == len(oks) + 1
+        assert list(p.targets[1:]) == list(np.minimum.accumulate(oks))  # 1s, then 0s
+        problem = problems[p.group]
+        correct = countdown.check_answer(problem, p.text[len(countdown.prompt(problem)) :])
+        assert o.targets[-1] == float(correct) and np.isnan(o.targets[:-1]).all()
+    finals = [o.targets[-1] for o in orm]
+    assert 0 < sum(finals) < len(finals)  # both right and wrong solutions

@@ -60,6 +60,10 @@ class VerifierSection:
     orm_rollouts: bool = True  # the ORM also learns from the label completions (same rollouts)
     # the PRM too: each completion's own steps labelled by its outcome (one-sample MC labels)
     prm_rollouts: bool = False
+    # generated solutions per train problem labelled by the exact step checker (as PRM800K's
+    # human labels), added to both verifiers' Monte-Carlo examples; 0: Monte-Carlo labels only
+    checker_solutions: int = 0
+    checker_error_rate: float = 0.3  # mistakes per step in those solutions
 
 
 @dataclass(frozen=True)

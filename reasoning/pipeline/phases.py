@@ -26,6 +26,7 @@ from experiment.run import RunDirectory
 from experiment.tensorboard import ScalarWriter
 from reasoning.labels import (
     LabeledSolution,
+    checker_examples,
     generate_labels,
     orm_examples,
     prm_examples,
@@ -233,14 +234,22 @@ def verifiers_phase(context: Context, policy: PolicyPhase, labels: LabelsPhase) 
         rng = np.random.default_rng([config.seed, 3])
         results: dict[str, dict[str, Any]] = {}
         kinds: tuple[VerifierKind, ...] = ("prm", "orm")
-        for kind, examples in zip(
-            kinds,
-            (
-                prm_examples(labels.labels, config.labels.kind, config.verifier.prm_rollouts),
-                orm_examples(labels.labels, config.verifier.orm_rollouts),
-            ),
-            strict=True,
-        ):
+        datasets = (
+            prm_examples(labels.labels, config.labels.kind, config.verifier.prm_rollouts),
+            orm_examples(labels.labels, config.verifier.orm_rollouts),
+        )
+        section = config.verifier
+        if section.checker_solutions:
+            train = context.task.train
+            checked = checker_examples(
+                context.task, train, range(len(train)), section.checker_solutions,
+                section.checker_error_rate, np.random.default_rng([config.seed, 4]),
+            )  # fmt: skip
+            context.log(
+                f"verifiers: {len(checked[0])} generated solutions labelled by the step checker"
+            )
+            datasets = (datasets[0] + checked[0], datasets[1] + checked[1])
+        for kind, examples in zip(kinds, datasets, strict=True):
             context.log(f"verifiers: training the {kind.upper()} on {len(examples)} solutions")
             result = train_verifier(
                 kind, examples, config.verifier.training, rng,
@@ -250,20 +259,30 @@ def verifiers_phase(context: Context, policy: PolicyPhase, labels: LabelsPhase) 
             _curve(context.writer, f"reason/{kind}/loss", result.losses)
             if result.validation_loss is not None:
                 context.writer.scalars(
-                    {f"reason/{kind}/validation_loss": result.validation_loss}, 0
+                    {
+                        f"reason/{kind}/validation_loss": result.validation_loss,
+                        f"reason/{kind}/validation_ranking": result.validation_ranking,
+                    },
+                    0,
                 )
             context.log(
-                f"verifiers: {kind.upper()} kept step {result.best_step}: validation loss "
-                f"{result.validation_loss}, accuracy {result.validation_accuracy} "
+                f"verifiers: {kind.upper()} ({result.examples} distinct texts) kept step "
+                f"{result.best_step} of "
+                f"{len(result.losses)}: held-out loss {result.validation_loss:.4f}, accuracy "
+                f"{result.validation_accuracy:.3f}, ranking {result.validation_ranking:.3f} "
                 f"({result.seconds:.0f} s)"
+                if result.validation_loss is not None
+                else f"verifiers: {kind.upper()} trained ({result.seconds:.0f} s, no held-out)"
             )
             results[kind] = {
                 "flops": result.flops,
                 "seconds": result.seconds,
                 "examples": len(examples),
+                "distinct_examples": result.examples,
                 "final_loss": float(np.mean(result.losses[-20:])),
                 "validation_loss": result.validation_loss,
                 "validation_accuracy": result.validation_accuracy,
+                "validation_ranking": result.validation_ranking,
                 "best_step": result.best_step,
             }
         record = finish(

@@ -7,7 +7,14 @@ logit at each labelled position against its target (soft targets allowed), avera
 labelled positions of a batch. AdamW, linear warmup then cosine decay, gradient clipping.
 Compute: about ``6 * parameters * tokens`` FLOPs (Kaplan et al. 2020, REFERENCES.md), padding
 excluded. Validation holds out whole problems (``group``), so a problem's many prefixes never
-leak from training into validation; the weights with the lowest validation loss are kept.
+leak from training into validation.
+
+Two guards against the shortcut a small verifier finds first on Monte-Carlo labels (learning
+each training problem's base rate and preferring short solutions, instead of checking steps):
+copies of one text (a policy repeats its likely solutions many times) are merged into one
+example with the mean label, and the weights kept are those that best *rank* the held-out
+candidates of one problem (the fraction of pairs with different final labels put in the label's
+order), which is what best-of-N and search ask of a verifier; held-out loss breaks ties.
 """
 
 from __future__ import annotations
@@ -16,6 +23,7 @@ import math
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Literal
 
 import numpy as np
 import torch
@@ -60,7 +68,9 @@ class VerifierTrainingConfig:
     gradient_clip: float = 1.0
     validation_fraction: float = 0.1  # of the problems (groups), held out
     validation_every: int = 50  # steps between validations; the best weights are kept
-    max_validation_examples: int = 512  # a random subset of the held-out ones, for speed
+    max_validation_examples: int = 4096  # held-out problems are drawn whole up to this many
+    merge_duplicates: bool = True  # one example per (problem, text), labels averaged
+    keep: Literal["ranking", "loss"] = "ranking"  # which held-out measure picks the weights
 
 
 @dataclass(frozen=True)
@@ -69,7 +79,9 @@ class VerifierTrainingResult:
     losses: tuple[float, ...]  # training loss (nats per labelled position) of every step
     validation_loss: float | None  # of the kept weights, on held-out problems; None without
     validation_accuracy: float | None  # (score > 0.5) == (target > 0.5) on held-out positions
+    validation_ranking: float | None  # pairs of one problem's texts ordered as their labels
     best_step: int  # the step whose weights were kept
+    examples: int  # distinct examples trained and validated on (after merging copies)
     tokens: int  # tokens processed (padding excluded), all steps
     flops: float  # 6 * parameters * tokens (all steps run, the kept ones or not)
     seconds: float
@@ -127,16 +139,48 @@ def _batch_loss(
     return loss, chosen_logits, chosen_targets
 
 
+def merge_duplicates(examples: Sequence[VerifierExample]) -> list[VerifierExample]:
+    """One example per (problem, text), in first-seen order: its targets are the mean, position
+    by position, over the copies that label that position (NaN where none does)."""
+    copies: dict[tuple[int, str], list[tuple[float, ...]]] = {}
+    for example in examples:
+        copies.setdefault((example.group, example.text), []).append(example.targets)
+    merged = []
+    for (group, text), rows in copies.items():
+        targets = np.array(rows, np.float64)  # (copies, step ends)
+        labelled = ~np.isnan(targets)
+        counts = labelled.sum(axis=0)
+        sums = np.where(labelled, targets, 0.0).sum(axis=0)
+        mean = np.where(counts > 0, sums / np.maximum(counts, 1), np.nan)
+        merged.append(VerifierExample(text, tuple(float(x) for x in mean), group))
+    return merged
+
+
 def _split(
-    examples: Sequence[VerifierExample], fraction: float, rng: np.random.Generator
+    examples: Sequence[VerifierExample],
+    fraction: float,
+    rng: np.random.Generator,
+    max_validation: int,
 ) -> tuple[list[VerifierExample], list[VerifierExample]]:
-    """(train, validation) with ``fraction`` of the problems (groups) held out whole."""
+    """(train, validation) with ``fraction`` of the problems (groups) held out whole; of those,
+    whole problems in random order until ``max_validation`` examples are validated on (the
+    others are used for neither, so they never leak into training)."""
     groups = np.array(sorted({example.group for example in examples}))
     count = int(len(groups) * fraction) if len(groups) > 1 else 0
-    held_out = set(rng.choice(groups, count, replace=False).tolist())
+    held_out = rng.choice(groups, count, replace=False).tolist()
+    sizes: dict[int, int] = {}
+    for example in examples:
+        sizes[example.group] = sizes.get(example.group, 0) + 1
+    validated, total = set(), 0
+    for group in held_out:
+        if total and total + sizes[group] > max_validation:
+            break
+        validated.add(group)
+        total += sizes[group]
+    held = set(held_out)
     return (
-        [e for e in examples if e.group not in held_out],
-        [e for e in examples if e.group in held_out],
+        [e for e in examples if e.group not in held],
+        [e for e in examples if e.group in validated],
     )
 
 
@@ -165,17 +209,18 @@ def train_verifier(
     model = build_reward_model(
         config.model, generator, policy_model if config.init_from_policy else None
     )
-    train_rows, validation_rows = _split(examples, config.validation_fraction, rng)
-    if len(validation_rows) > config.max_validation_examples:
-        keep = rng.choice(len(validation_rows), config.max_validation_examples, replace=False)
-        validation_rows = [validation_rows[i] for i in sorted(keep)]
+    if config.merge_duplicates:
+        examples = merge_duplicates(examples)
+    train_rows, validation_rows = _split(
+        examples, config.validation_fraction, rng, config.max_validation_examples
+    )
     tokens, targets, lengths = _encode(train_rows, tokenizer, config.model.block_size)
     optimizer = torch.optim.AdamW(
         model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay
     )
     losses: list[float] = []
     processed = 0
-    best: tuple[float, float, int, dict[str, torch.Tensor]] | None = None  # loss, acc, step
+    best: tuple[tuple[float, float], Validation, int, dict[str, torch.Tensor]] | None = None
     start = time.perf_counter()
     bar = tqdm(range(config.steps), desc=f"train {kind.upper()}", unit="step", disable=not progress)
     for step in bar:
@@ -196,11 +241,20 @@ def train_verifier(
         last = step == config.steps - 1
         if validation_rows and ((step + 1) % config.validation_every == 0 or last):
             model.eval()
-            validation_loss, validation_accuracy = _evaluate(model, validation_rows, tokenizer)
-            if best is None or validation_loss < best[0]:
+            validation = _evaluate(model, validation_rows, tokenizer)
+            key = (
+                (validation.ranking, -validation.loss)
+                if config.keep == "ranking"
+                else (-validation.loss, validation.ranking)
+            )
+            if best is None or key > best[0]:
                 weights = {k: v.detach().clone() for k, v in model.state_dict().items()}
-                best = (validation_loss, validation_accuracy, step, weights)
-            bar.set_postfix(loss=f"{losses[-1]:.3f}", validation=f"{validation_loss:.3f}")
+                best = (key, validation, step, weights)
+            bar.set_postfix(
+                loss=f"{losses[-1]:.3f}",
+                validation=f"{validation.loss:.3f}",
+                ranking=f"{validation.ranking:.3f}",
+            )
         elif step % 10 == 0:
             bar.set_postfix(loss=f"{losses[-1]:.3f}")
     if best is not None:
@@ -211,27 +265,62 @@ def train_verifier(
     return VerifierTrainingResult(
         verifier=LearnedVerifier(model, kind, tokenizer),
         losses=tuple(losses),
-        validation_loss=None if best is None else best[0],
-        validation_accuracy=None if best is None else best[1],
+        validation_loss=None if best is None else best[1].loss,
+        validation_accuracy=None if best is None else best[1].accuracy,
+        validation_ranking=None if best is None else best[1].ranking,
         best_step=config.steps - 1 if best is None else best[2],
+        examples=len(examples),
         tokens=processed,
         flops=flops,
         seconds=seconds,
     )
 
 
+@dataclass(frozen=True)
+class Validation:
+    loss: float  # mean BCE over every labelled position
+    accuracy: float  # (logit > 0) == (target > 0.5) over every labelled position
+    ranking: float  # see ranking_accuracy; 0.5 when no problem has two different final labels
+
+
+def ranking_accuracy(scores: np.ndarray, targets: np.ndarray, groups: np.ndarray) -> float:
+    """Of the pairs of texts of one problem (``groups``) whose final ``targets`` differ, the
+    fraction whose ``scores`` are in the same order (ties count half); 0.5 without pairs."""
+    ordered = pairs = 0.0
+    for group in np.unique(groups):
+        members = groups == group
+        s, t = scores[members], targets[members]
+        higher = t[:, None] > t[None, :]  # (i, j): i should score above j
+        ordered += float(
+            (higher * ((s[:, None] > s[None, :]) + 0.5 * (s[:, None] == s[None, :]))).sum()
+        )
+        pairs += float(higher.sum())
+    return ordered / pairs if pairs else 0.5
+
+
 @torch.inference_mode()
 def _evaluate(
     model: RewardModel, examples: Sequence[VerifierExample], tokenizer: CharTokenizer
-) -> tuple[float, float]:
-    """Mean BCE and accuracy at 0.5 over all labelled positions of ``examples``."""
+) -> Validation:
+    """Loss and accuracy over all labelled positions of ``examples``, and the ranking accuracy
+    of their scores at each text's last labelled position."""
     tokens, targets, _ = _encode(examples, tokenizer, model.config.block_size)
     total_loss, correct, count = 0.0, 0, 0
+    final_scores, final_targets = [], []
     for start in range(0, len(tokens), 256):
-        loss, logits, chosen = _batch_loss(
-            model, tokens[start : start + 256], targets[start : start + 256]
-        )
-        total_loss += loss.item() * len(chosen)
-        correct += int(((logits > 0) == (chosen > 0.5)).sum())
+        batch_targets = targets[start : start + 256]
+        logits = model(tokens[start : start + 256])  # (B, W)
+        labelled = ~torch.isnan(batch_targets)
+        chosen_logits, chosen = logits[labelled], batch_targets[labelled]
+        loss = F.binary_cross_entropy_with_logits(chosen_logits, chosen, reduction="sum")
+        total_loss += loss.item()
+        correct += int(((chosen_logits > 0) == (chosen > 0.5)).sum())
         count += len(chosen)
-    return total_loss / max(count, 1), correct / max(count, 1)
+        width = labelled.shape[1]
+        last = width - 1 - labelled.flip(1).int().argmax(dim=1)  # (B,) last labelled position
+        rows = torch.arange(len(last))
+        final_scores.append(logits[rows, last].numpy())
+        final_targets.append(batch_targets[rows, last].numpy())
+    groups = np.array([example.group for example in examples])
+    ranking = ranking_accuracy(np.concatenate(final_scores), np.concatenate(final_targets), groups)
+    return Validation(total_loss / max(count, 1), correct / max(count, 1), ranking)
