@@ -34,14 +34,16 @@ def rss_gb() -> float:
 
 
 def actor_device(device: str) -> str:
-    """A role's ``auto`` device inside its Ray actor: CUDA only when Ray reserved a GPU for it
+    """A role's device inside its Ray actor. ``auto``: CUDA only when Ray reserved a GPU for it
     (Ray leaves CUDA_VISIBLE_DEVICES alone for an actor without one, so torch would see every
-    GPU and take one nobody reserved). Explicit devices are kept."""
-    if device != "auto":
-        return device
+    GPU and take one nobody reserved). ``cuda:N`` with a reserved GPU: that GPU, which is the
+    only one the actor sees (``cuda``). Other devices are kept."""
     import ray
 
-    return "cuda" if ray.is_initialized() and ray.get_gpu_ids() else "cpu"
+    reserved = ray.is_initialized() and bool(ray.get_gpu_ids())
+    if device == "auto":
+        return "cuda" if reserved else "cpu"
+    return "cuda" if reserved and device.startswith("cuda") else device
 
 
 def make_evaluator(

@@ -240,7 +240,7 @@ class _Trainer:
         arena_ref: Any = None
         # positions generated when the learner last owed no update: it is not asked again until
         # more have come (else the driver and the learner spin, taking CPU from self-play)
-        idle_at = -1
+        idle_at = train_positions = -1
         window = _Window()
         interrupted = False
         try:
@@ -259,7 +259,7 @@ class _Trainer:
                         train_ref = None
                         result = ray.get(ref)
                         if not result["steps"]:
-                            idle_at = self.progress.positions
+                            idle_at = train_positions
                         if self._count_training(result, window):
                             weights_ref = self.learner.get_weights.remote()
                             version = ray.get(weights_ref)[0]
@@ -280,6 +280,7 @@ class _Trainer:
                     and self.progress.positions >= self.config.replay.min_positions
                     and self.progress.positions > idle_at
                 ):
+                    train_positions = self.progress.positions
                     train_ref = self.learner.train.remote(
                         self.replay, self.progress.positions, MAX_STEPS_PER_CALL
                     )
@@ -428,12 +429,16 @@ def gpu_shares(config: TrainConfig, cluster_gpus: float) -> tuple[float, float]:
 
     settings = config.ray
     server = config.inference.mode == "server"
-    wanted = [wants(config.learner.device), server and wants(config.inference.device)]
-    share = 1.0 if sum(wanted) < 2 or cluster_gpus >= 2 else 0.5
-    automatic = [share if w else 0.0 for w in wanted]
-    learner = automatic[0] if settings.learner_gpus is None else settings.learner_gpus
-    server_gpus = automatic[1] if settings.server_gpus is None else settings.server_gpus
-    return learner, server_gpus if server else 0.0
+    roles = [
+        (settings.learner_gpus, wants(config.learner.device)),
+        (settings.server_gpus if server else 0.0, server and wants(config.inference.device)),
+    ]
+    automatic = sum(1 for setting, wanted in roles if setting is None and wanted)
+    share = 1.0 if automatic < 2 or cluster_gpus >= 2 else 0.5
+    learner, server_gpus = (
+        (share if wanted else 0.0) if setting is None else setting for setting, wanted in roles
+    )
+    return learner, server_gpus
 
 
 def _check_resources(config: TrainConfig) -> None:

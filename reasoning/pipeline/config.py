@@ -61,7 +61,9 @@ class VerifierSection:
     # the PRM too: each completion's own steps labelled by its outcome (one-sample MC labels)
     prm_rollouts: bool = False
     # generated solutions per train problem labelled by the exact step checker (as PRM800K's
-    # human labels), added to both verifiers' Monte-Carlo examples; 0: Monte-Carlo labels only
+    # human labels), added to both verifiers' Monte-Carlo examples; 0: Monte-Carlo labels only.
+    # Every train problem, the policy's too: they cost no policy call, and the more distinct
+    # problems a verifier sees, the less it can score by memorising them.
     checker_solutions: int = 0
     checker_error_rate: float = 0.3  # mistakes per step in those solutions
 

@@ -68,7 +68,7 @@ class VerifierTrainingConfig:
     gradient_clip: float = 1.0
     validation_fraction: float = 0.1  # of the problems (groups), held out
     validation_every: int = 50  # steps between validations; the best weights are kept
-    max_validation_examples: int = 4096  # held-out problems are drawn whole up to this many
+    max_validation_examples: int = 2048  # held-out problems are drawn whole up to this many
     merge_duplicates: bool = True  # one example per (problem, text), labels averaged
     keep: Literal["ranking", "loss"] = "ranking"  # which held-out measure picks the weights
 
