@@ -15,17 +15,23 @@ from selfplay.inference import Evaluator
 from selfplay.network import build_network
 
 
-def load_net_bot(game: Game, checkpoint: str, simulations: int) -> SearchBot:
-    """PUCT (no root noise) over the net of ``checkpoint``: a run directory (its latest
-    checkpoint) or a checkpoint file. The run's config says how the net is built."""
-    stem = latest_checkpoint(checkpoint)
-    run_path = stem.parent.parent
+def checkpoint_config(checkpoint: str) -> TrainConfig:
+    """The training config of the run that wrote ``checkpoint`` (a run directory or a
+    checkpoint file inside one)."""
+    run_path = latest_checkpoint(checkpoint).parent.parent
     try:
-        config = RunDirectory.open(run_path).load_config(TrainConfig)
+        return RunDirectory.open(run_path).load_config(TrainConfig)
     except UserError as error:
         raise UserError(
             f"checkpoint '{checkpoint}' is not inside a training run: {error}"
         ) from None
+
+
+def load_net_bot(game: Game, checkpoint: str, simulations: int) -> SearchBot:
+    """PUCT (no root noise) over the net of ``checkpoint``: a run directory (its latest
+    checkpoint) or a checkpoint file. The run's config says how the net is built."""
+    stem = latest_checkpoint(checkpoint)
+    config = checkpoint_config(checkpoint)
     trained = config.game.make()
     if trained != game:
         raise UserError(f"checkpoint '{checkpoint}' was trained on {trained!r}, not on {game!r}")

@@ -95,6 +95,21 @@ def test_analyze_and_play_use_a_checkpoint(trained_run, monkeypatch, capsys):
     assert "trained on" in json.loads(capsys.readouterr().out.strip())["error"]
 
 
+def test_match_reports_score_interval_and_records(trained_run, tmp_path, capsys):
+    record = tmp_path / "games.jsonl"
+    arguments = ["match", f"{trained_run}@16", "random", "--games", "6", "--batch", "4"]
+    assert main([*arguments, "--record", str(record)]) == 0  # the game comes from the run
+    last = capsys.readouterr().out.strip().splitlines()[-1]
+    assert last.startswith("net_step_") and "in 6 games; score" in last and "Elo" in last
+    games = [json.loads(line) for line in record.read_text().splitlines()]
+    assert len(games) == 6 and {tuple(g["players"])[0] for g in games} == {
+        "random",
+        last.split(":")[0],
+    }
+    assert main(["match", "random", "mcts:x", "--game", "tic_tac_toe"]) == 2
+    assert "write mcts:N" in capsys.readouterr().err
+
+
 def test_strength_curve_is_plotted(trained_run, tmp_path):
     output = tmp_path / "strength.png"
     assert main(["curve", str(trained_run), "--output", str(output)]) == 0

@@ -19,6 +19,7 @@ def run(args: argparse.Namespace) -> int:
     import json
     import time
 
+    from experiment.stats import wilson_interval
     from games import make_game
     from search.analysis import analyze
     from search.play import mcts_bot, play_games, score_of
@@ -69,20 +70,6 @@ def run(args: argparse.Namespace) -> int:
     )
     print(f"TensorBoard: tensorboard --logdir {run_directory.path.parent}")
     return 0
-
-
-def wilson_interval(successes: float, trials: int, z: float = 1.96) -> tuple[float, float]:
-    """Wilson score interval of a win rate (REFERENCES.md, Ratings)."""
-    import math
-
-    if trials == 0:
-        return 0.0, 1.0
-    p = successes / trials
-    centre = (p + z * z / (2 * trials)) / (1 + z * z / trials)
-    half = (
-        z * math.sqrt(p * (1 - p) / trials + z * z / (4 * trials * trials)) / (1 + z * z / trials)
-    )
-    return max(0.0, centre - half), min(1.0, centre + half)
 
 
 COMMAND = Command(

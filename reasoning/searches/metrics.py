@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
+
+from experiment.stats import wilson_interval
+
+__all__ = ["bootstrap_interval", "pass_at_k", "wilson_interval"]
 
 
 def pass_at_k(num_samples: int, num_correct: int, k: int) -> float:
@@ -19,17 +21,6 @@ def pass_at_k(num_samples: int, num_correct: int, k: int) -> float:
     # C(n-c, k) / C(n, k) = prod_{i = n-c+1}^{n} (1 - k / i)
     terms = 1.0 - k / np.arange(num_samples - num_correct + 1, num_samples + 1)
     return float(1.0 - np.prod(terms))
-
-
-def wilson_interval(successes: float, trials: int, z: float = 1.96) -> tuple[float, float]:
-    """Wilson score interval of a success rate (REFERENCES.md, "Ratings"); (0, 1) for no trials."""
-    if trials <= 0:
-        return 0.0, 1.0
-    rate = successes / trials
-    denominator = 1.0 + z * z / trials
-    centre = (rate + z * z / (2 * trials)) / denominator
-    half = z * math.sqrt(rate * (1 - rate) / trials + z * z / (4 * trials * trials)) / denominator
-    return max(0.0, centre - half), min(1.0, centre + half)
 
 
 def bootstrap_interval(

@@ -1,0 +1,24 @@
+"""Rate statistics shared by the game arena and the reasoning evaluation (REFERENCES.md,
+"Ratings"): the Wilson interval of a win or success rate and the Elo difference of a score."""
+
+from __future__ import annotations
+
+import math
+
+
+def wilson_interval(successes: float, trials: int, z: float = 1.96) -> tuple[float, float]:
+    """Wilson score interval of a success rate; (0, 1) for no trials. Draws count half a win."""
+    if trials <= 0:
+        return 0.0, 1.0
+    rate = successes / trials
+    denominator = 1.0 + z * z / trials
+    centre = (rate + z * z / (2 * trials)) / denominator
+    half = z * math.sqrt(rate * (1 - rate) / trials + z * z / (4 * trials * trials)) / denominator
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
+def elo_difference(score: float, clip: float = 1e-3) -> float:
+    """The Elo gap that makes ``score`` the expected score: 400 log10(s / (1 - s)), with s
+    clipped to [clip, 1 - clip] so that a clean sweep stays finite."""
+    score = min(max(score, clip), 1.0 - clip)
+    return 400.0 * math.log10(score / (1.0 - score))

@@ -1,0 +1,117 @@
+"""``ponder match A B``: a match between two players, with the score, its interval and Elo.
+
+Players: ``random``; ``mcts:N`` (classic MCTS, UCT with N random-rollout simulations per move);
+``PATH`` or ``PATH@N`` (a trained net from a run directory or checkpoint file, PUCT without
+noise at N simulations per move, default ``--sims``). Colours alternate game by game and every
+game starts after ``--openings`` seeded random moves, so that the games differ.
+"""
+
+from __future__ import annotations
+
+import argparse
+from typing import TYPE_CHECKING
+
+from ponder.commands import Command
+
+if TYPE_CHECKING:
+    from games.base import Game
+    from search.play import Bot
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("player", nargs=2, metavar="PLAYER", help="random, mcts:N, RUN[@N]")
+    parser.add_argument("--game", help="the game (default: the checkpoint's own)")
+    parser.add_argument("--games", type=int, default=100, help="games in all (default 100)")
+    parser.add_argument("--sims", type=int, default=200, help="net simulations (default 200)")
+    parser.add_argument("--openings", type=int, default=2, help="random opening moves (2)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--batch", type=int, default=20, help="games played in lockstep")
+    parser.add_argument("--record", help="append every game to this JSON-lines file")
+
+
+def _game(args: argparse.Namespace, specs: list[str]) -> Game:
+    from experiment import UserError
+    from games import make_game
+
+    nets = [spec for spec in specs if spec != "random" and not spec.startswith("mcts:")]
+    if args.game is not None:
+        return make_game(args.game)
+    if not nets:
+        raise UserError("name the game with --game (no player is a checkpoint)")
+    from selfplay.agent import checkpoint_config
+
+    return checkpoint_config(nets[0].rsplit("@", 1)[0]).game.make()
+
+
+def _player(game: Game, spec: str, default_simulations: int) -> Bot:
+    from experiment import UserError
+    from search.play import RandomBot, mcts_bot
+
+    if spec == "random":
+        return RandomBot(game)
+    if spec.startswith("mcts:"):
+        count = spec.removeprefix("mcts:")
+        if not count.isdigit() or int(count) < 1:
+            raise UserError(f"player {spec!r}: write mcts:N with N simulations, e.g. mcts:1000")
+        return mcts_bot(game, int(count))
+    path, _, simulations = spec.partition("@") if "@" in spec else (spec, "", "")
+    if simulations and (not simulations.isdigit() or int(simulations) < 1):
+        raise UserError(f"player {spec!r}: write RUN@N with N simulations, e.g. runs/c4@200")
+    from selfplay.agent import load_net_bot
+
+    return load_net_bot(game, path, int(simulations) if simulations else default_simulations)
+
+
+def run(args: argparse.Namespace) -> int:
+    import dataclasses
+    import json
+    import time
+
+    from experiment import UserError
+    from experiment.stats import elo_difference, wilson_interval
+    from search.play import play_games, score_of
+
+    if args.games < 2 or args.batch < 2:
+        raise UserError("--games and --batch must be at least 2 (colours alternate)")
+    game = _game(args, args.player)
+    bots = [_player(game, spec, args.sims) for spec in args.player]
+    if bots[0].name == bots[1].name:
+        bots[1].name += "_b"  # score_of tells the players apart by name
+    name = bots[0].name
+    print(f"{name} vs {bots[1].name} on {game!r}: {args.games} games", flush=True)
+    records, start = [], time.perf_counter()
+    for first in range(0, args.games, args.batch):
+        count = min(args.batch, args.games - first)
+        chunk = play_games(
+            game, (bots[0], bots[1]), count, seed=args.seed + first, opening_moves=args.openings
+        )
+        records += chunk
+        if args.record:
+            with open(args.record, "a", encoding="utf-8") as file:
+                for record in chunk:
+                    file.write(json.dumps(dataclasses.asdict(record)) + "\n")
+        wins, draws, losses = score_of(records, name)
+        print(
+            f"  games {len(records)}/{args.games}: {wins}-{draws}-{losses} "
+            f"({time.perf_counter() - start:.0f} s)",
+            flush=True,
+        )
+    wins, draws, losses = score_of(records, name)
+    score = (wins + 0.5 * draws) / len(records)
+    low, high = wilson_interval(wins + 0.5 * draws, len(records))
+    print(
+        f"{name}: {wins} wins, {draws} draws, {losses} losses in {len(records)} games; score "
+        f"{score:.1%} (95% interval {low:.1%}-{high:.1%}), Elo difference "
+        f"{elo_difference(score):+.0f} ({elo_difference(low):+.0f} to {elo_difference(high):+.0f})"
+    )
+    return 0
+
+
+COMMAND = Command(
+    name="match",
+    help="play two bots against each other: score, 95%% interval and Elo difference",
+    description=__doc__.split("\n\n", 1)[1] if __doc__ else None,
+    add_arguments=add_arguments,
+    run=run,
+    order=55,
+)
