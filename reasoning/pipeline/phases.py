@@ -257,7 +257,7 @@ def verifiers_phase(context: Context, policy: PolicyPhase, labels: LabelsPhase) 
             )  # fmt: skip
             result.verifier.save(directory / kind)
             _curve(context.writer, f"reason/{kind}/loss", result.losses)
-            if result.validation_loss is not None:
+            if result.validation_loss is not None and result.validation_ranking is not None:
                 context.writer.scalars(
                     {
                         f"reason/{kind}/validation_loss": result.validation_loss,
