@@ -22,3 +22,12 @@ def elo_difference(score: float, clip: float = 1e-3) -> float:
     clipped to [clip, 1 - clip] so that a clean sweep stays finite."""
     score = min(max(score, clip), 1.0 - clip)
     return 400.0 * math.log10(score / (1.0 - score))
+
+
+def score_interval(wins: int, draws: int, losses: int) -> tuple[float, float, float]:
+    """A player's score over a match (draws count half) and its Wilson 95% interval."""
+    games = wins + draws + losses
+    if games == 0:
+        return 0.5, 0.0, 1.0
+    low, high = wilson_interval(wins + 0.5 * draws, games)
+    return (wins + 0.5 * draws) / games, low, high

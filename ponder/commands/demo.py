@@ -19,7 +19,7 @@ def run(args: argparse.Namespace) -> int:
     import json
     import time
 
-    from experiment.stats import wilson_interval
+    from experiment.stats import score_interval
     from games import make_game
     from search.analysis import analyze
     from search.play import mcts_bot, play_games, score_of
@@ -61,8 +61,7 @@ def run(args: argparse.Namespace) -> int:
     untrained = net_bot(game, make_evaluator(config).evaluate, simulations, "untrained")
     records = play_games(game, (trained, untrained), 40, seed=args.seed, opening_moves=2)
     wins, draws, losses = score_of(records, trained.name)
-    score = (wins + 0.5 * draws) / len(records)
-    low, high = wilson_interval(wins + 0.5 * draws, len(records))
+    score, low, high = score_interval(wins, draws, losses)
     print(
         f"trained vs untrained, {simulations} simulations each, {len(records)} games (colours "
         f"balanced): {wins} wins, {draws} draws, {losses} losses; score {score:.0%} "

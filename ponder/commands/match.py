@@ -68,7 +68,7 @@ def run(args: argparse.Namespace) -> int:
     import time
 
     from experiment import UserError
-    from experiment.stats import elo_difference, wilson_interval
+    from experiment.stats import elo_difference, score_interval
     from search.play import play_games, score_of
 
     if args.games < 2 or args.batch < 2:
@@ -97,8 +97,7 @@ def run(args: argparse.Namespace) -> int:
             flush=True,
         )
     wins, draws, losses = score_of(records, name)
-    score = (wins + 0.5 * draws) / len(records)
-    low, high = wilson_interval(wins + 0.5 * draws, len(records))
+    score, low, high = score_interval(wins, draws, losses)
     print(
         f"{name}: {wins} wins, {draws} draws, {losses} losses in {len(records)} games; score "
         f"{score:.1%} (95% interval {low:.1%}-{high:.1%}), Elo difference "
