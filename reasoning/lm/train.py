@@ -14,6 +14,7 @@ import math
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Protocol
 
 import numpy as np
 import torch
@@ -47,7 +48,21 @@ class TrainingResult:
     flops: float  # 6 * parameters * all tokens processed (context included, padding excluded)
 
 
-def learning_rate_at(config: TrainingConfig, step: int) -> float:
+class WarmupCosine(Protocol):
+    """The schedule fields of a training config (the tiny GPT's and the verifiers')."""
+
+    @property
+    def steps(self) -> int: ...
+    @property
+    def warmup_steps(self) -> int: ...
+    @property
+    def learning_rate(self) -> float: ...
+    @property
+    def min_learning_rate(self) -> float: ...
+
+
+def learning_rate_at(config: WarmupCosine, step: int) -> float:
+    """Linear warmup to ``learning_rate``, then cosine decay to ``min_learning_rate``."""
     if step < config.warmup_steps:
         return config.learning_rate * (step + 1) / config.warmup_steps
     progress = (step - config.warmup_steps) / max(1, config.steps - config.warmup_steps)

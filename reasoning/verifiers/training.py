@@ -19,7 +19,6 @@ order), which is what best-of-N and search ask of a verifier; held-out loss brea
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -32,6 +31,7 @@ from tqdm.auto import tqdm
 
 from reasoning.lm.model import TinyGPT, TinyGPTConfig
 from reasoning.lm.tokenizer import CharTokenizer
+from reasoning.lm.train import learning_rate_at
 from reasoning.verifiers.base import step_end_positions
 from reasoning.verifiers.reward_model import (
     LearnedVerifier,
@@ -118,14 +118,6 @@ def _encode(
         tokens[index, : len(ids)] = torch.tensor(ids)
         targets[index, : len(ids)] = torch.from_numpy(target_row)
     return tokens, targets, torch.tensor([len(ids) for ids in encoded])
-
-
-def _learning_rate(config: VerifierTrainingConfig, step: int) -> float:
-    if step < config.warmup_steps:
-        return config.learning_rate * (step + 1) / config.warmup_steps
-    progress = (step - config.warmup_steps) / max(1, config.steps - config.warmup_steps)
-    cosine = 0.5 * (1.0 + math.cos(math.pi * min(1.0, progress)))
-    return config.min_learning_rate + cosine * (config.learning_rate - config.min_learning_rate)
 
 
 def _batch_loss(
@@ -226,7 +218,7 @@ def train_verifier(
     for step in bar:
         model.train()
         for group in optimizer.param_groups:
-            group["lr"] = _learning_rate(config, step)
+            group["lr"] = learning_rate_at(config, step)
         rows = torch.from_numpy(rng.integers(0, len(tokens), config.batch_size))
         width = int(lengths[rows].max())
         loss, chosen, _ = _batch_loss(model, tokens[rows, :width], targets[rows, :width])
