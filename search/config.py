@@ -38,10 +38,10 @@ class SearchConfig:
     fpu_reduction: float = 0.25
     dirichlet_alpha: float = 0.3
     dirichlet_fraction: float = 0.0
-    # Gumbel: sigma(q) = (c_visit + max N) * c_scale * q
+    # Gumbel: sigma(q) = (c_visit + max N) * c_scale * q, q rescaled to [0, 1] per node
     max_considered: int = 16
     c_visit: float = 50.0
-    c_scale: float = 1.0
+    c_scale: float = 0.1  # mctx's value_scale; see rules.Gumbel
     gumbel_scale: float = 1.0
 
     def make_rule(self) -> SelectionRule:

@@ -338,12 +338,17 @@ class Puct:
 class Gumbel:
     """Gumbel AlphaZero: m considered actions, sigma(q) = (c_visit + max N) * c_scale * q.
 
-    c_visit = 50 (paper); c_scale = 1.0 in the paper, 0.1 is mctx's default ``value_scale``.
+    c_visit = 50 (paper). c_scale = 0.1, mctx's default ``value_scale``, because q is rescaled to
+    [0, 1] per node as in mctx; the paper's 1.0 then makes sigma span 0 to 50 + N, so that the
+    improved policy pi' is nearly one-hot on a noisy argmax. Measured on Connect Four (4x32 net,
+    32 simulations, configs/connect4.yaml): against classic MCTS with 1000 rollouts the net
+    scored 0.29 / 0.60 / 0.50 at learner steps 2k / 4k / 6k with 1.0, and 0.60 / 0.74 / 0.80
+    with 0.1.
     """
 
     max_considered: int = 16
     c_visit: float = 50.0
-    c_scale: float = 1.0
+    c_scale: float = 0.1
     gumbel_scale: float = 1.0  # 0 turns the root draw off (deterministic, for evaluation)
     name: Literal["gumbel"] = "gumbel"
 

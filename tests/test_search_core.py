@@ -67,8 +67,12 @@ def make_bandits(count: int, seed: int = 0, misleading: bool = False) -> tuple[B
     return Bandit(values, priors), roots
 
 
+# Exact arm values: Gumbel at the paper's sharp c_scale = 1.0 (the default 0.1 leaves more to the
+# prior and the Gumbel draw, which is what noisy learned values want).
 @pytest.mark.parametrize(
-    "rule", [Puct(dirichlet_fraction=0.0), Gumbel(max_considered=NUM_ARMS), Uct()], ids=str
+    "rule",
+    [Puct(dirichlet_fraction=0.0), Gumbel(max_considered=NUM_ARMS, c_scale=1.0), Uct()],
+    ids=str,
 )
 def test_bandit_best_arm_found(rule):
     bandit, roots = make_bandits(16)
@@ -81,21 +85,23 @@ def test_bandit_best_arm_found(rule):
     np.testing.assert_array_equal(result.policy.argmax(axis=1), best)
 
 
-def test_gumbel_is_monotone_in_budget_on_average():
+@pytest.mark.parametrize("c_scale", [1.0, 0.1])
+def test_gumbel_is_monotone_in_budget_on_average(c_scale):
     bandit, roots = make_bandits(200, seed=1, misleading=True)
     mean_values = []
     for budget in (2, 4, 8, 16):
-        result = Search(bandit, Gumbel(max_considered=NUM_ARMS), budget).run(
+        result = Search(bandit, Gumbel(max_considered=NUM_ARMS, c_scale=c_scale), budget).run(
             roots, seeds=np.arange(200)
         )
         mean_values.append(bandit.arm_values[np.arange(200), result.chosen].mean())
     assert all(b >= a - 1e-9 for a, b in zip(mean_values, mean_values[1:], strict=False)), (
         mean_values
     )
-    # With a budget covering every arm, Sequential Halving is close to the best arm on average
-    # (the Gumbel draw still decides between near-equal arms).
-    assert mean_values[-1] > bandit.arm_values.max(axis=1).mean() - 0.01
     assert mean_values[-1] > mean_values[0] + 0.3
+    if c_scale == 1.0:  # the priors mislead; 0.1 trusts them more (0.43 at 16 here)
+        # With a budget covering every arm, Sequential Halving is close to the best arm on
+        # average (the Gumbel draw still decides between near-equal arms).
+        assert mean_values[-1] > bandit.arm_values.max(axis=1).mean() - 0.01
 
 
 def test_gumbel_visits_follow_sequential_halving():
