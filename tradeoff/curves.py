@@ -29,6 +29,15 @@ def _at_steps(series: list[tuple[int, float, float]], steps: np.ndarray) -> np.n
     return values[index]
 
 
+def training_clock(walltimes: np.ndarray, max_gap: float = 600.0) -> tuple[np.ndarray, np.ndarray]:
+    """(sorted walltimes, seconds of training before each): a gap between logged events longer
+    than ``max_gap`` is a stop before a resume and does not count. Training logs every few seconds
+    to a minute, so only pauses are that long."""
+    times = np.sort(np.asarray(walltimes, float))
+    gaps = np.diff(times, prepend=times[:1])
+    return times, np.cumsum(np.where(gaps > max_gap, 0.0, gaps))
+
+
 def plot_training_curve(run: str | Path, output: str | Path | None = None) -> Path:
     """Plot ``arena/winrate_vs_*`` against hours, games played and train FLOPs; return the PNG."""
     import matplotlib
@@ -40,13 +49,12 @@ def plot_training_curve(run: str | Path, output: str | Path | None = None) -> Pa
     curves = {tag: points for tag, points in scalars.items() if tag.startswith("arena/winrate_vs_")}
     if not curves:
         raise ValueError(f"run '{run}' has no arena results yet (arena/winrate_vs_* scalars)")
-    start = min(points[0][1] for points in scalars.values())
-    end = max(points[-1][1] for points in scalars.values())
-    unit, seconds_per_unit = ("hours", 3600) if end - start > 7200 else ("minutes", 60)
+    clock = training_clock(np.array([p[1] for points in scalars.values() for p in points]))
+    unit, seconds_per_unit = ("hours", 3600) if clock[1][-1] > 7200 else ("minutes", 60)
     figure, axes = plt.subplots(1, 3, figsize=(15, 4.2), sharey=True)
     for tag, points in sorted(curves.items()):
         steps = np.array([p[0] for p in points])
-        times = (np.array([p[1] for p in points]) - start) / seconds_per_unit
+        times = np.interp([p[1] for p in points], *clock) / seconds_per_unit
         rates = np.array([p[2] for p in points])
         label = tag.removeprefix("arena/winrate_vs_")
         axes[0].plot(times, rates, marker="o", label=label)
@@ -54,7 +62,10 @@ def plot_training_curve(run: str | Path, output: str | Path | None = None) -> Pa
             axes[1].plot(_at_steps(scalars["selfplay/games"], steps), rates, marker="o")
         if "compute/train_flops" in scalars:
             axes[2].plot(_at_steps(scalars["compute/train_flops"], steps), rates, marker="o")
-    axes[0].set(xlabel=f"wall time ({unit})", ylabel="arena win rate (draws count half)")
+    axes[0].set(
+        xlabel=f"training time ({unit}, pauses left out)",
+        ylabel="arena win rate (draws count half)",
+    )
     axes[1].set(xlabel="self-play games")
     axes[2].set(xlabel="train FLOPs", xscale="log")
     for axis in axes:
