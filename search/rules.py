@@ -343,7 +343,8 @@ class Gumbel:
     improved policy pi' is nearly one-hot on a noisy argmax. Measured on Connect Four (4x32 net,
     32 simulations, configs/connect4.yaml): against classic MCTS with 1000 rollouts the net
     scored 0.29 / 0.60 / 0.50 at learner steps 2k / 4k / 6k with 1.0, and 0.60 / 0.74 / 0.80
-    with 0.1.
+    with 0.1 (40 games each); over 200 games, 64% after two hours with 1.0 and 78% after one
+    hour with 0.1.
     """
 
     max_considered: int = 16
