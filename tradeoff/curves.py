@@ -49,12 +49,13 @@ def plot_training_curve(run: str | Path, output: str | Path | None = None) -> Pa
     curves = {tag: points for tag, points in scalars.items() if tag.startswith("arena/winrate_vs_")}
     if not curves:
         raise ValueError(f"run '{run}' has no arena results yet (arena/winrate_vs_* scalars)")
-    clock = training_clock(np.array([p[1] for points in scalars.values() for p in points]))
-    unit, seconds_per_unit = ("hours", 3600) if clock[1][-1] > 7200 else ("minutes", 60)
+    walltimes = np.array([point[1] for points in scalars.values() for point in points])
+    logged, trained = training_clock(walltimes)
+    unit, seconds_per_unit = ("hours", 3600) if trained[-1] > 7200 else ("minutes", 60)
     figure, axes = plt.subplots(1, 3, figsize=(15, 4.2), sharey=True)
     for tag, points in sorted(curves.items()):
         steps = np.array([p[0] for p in points])
-        times = np.interp([p[1] for p in points], *clock) / seconds_per_unit
+        times = np.interp([p[1] for p in points], logged, trained) / seconds_per_unit
         rates = np.array([p[2] for p in points])
         label = tag.removeprefix("arena/winrate_vs_")
         axes[0].plot(times, rates, marker="o", label=label)
