@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from games import make_game
 from search.config import SearchConfig
@@ -64,3 +65,39 @@ def test_resignation_ends_lost_games_when_enabled():
     finished, _ = worker.play(1)
     assert len(finished) == 4  # everyone resigned on the first move
     assert all(record.values[0] == -1 for record in finished)
+
+
+def test_opening_moves_are_played_but_not_recorded():
+    search = SearchConfig(rule="gumbel", simulations=8, max_considered=4)
+    config = SelfPlayConfig(games_per_worker=8, opening_moves=2)
+    worker = SelfPlayWorker(GAME, uniform, search, config, seed=4)
+    for record in play_until(worker, 8):
+        assert len(record.moves) == record.length + 2
+        after_opening = GAME.state_from_moves(record.moves[:2])
+        np.testing.assert_array_equal(record.observations[0], GAME.observation(after_opening))
+
+
+def test_value_target_mixes_the_outcome_with_the_searched_root_value():
+    def hopeful(observations: np.ndarray, masks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        # The value depends on the position, so searched root values differ from z.
+        priors, _ = uniform(observations, masks)
+        return priors, np.tanh(observations.reshape(len(observations), -1).sum(1) - 1.5)
+
+    search = SearchConfig(rule="puct", simulations=4)
+    records = {}
+    for mix in (0.0, 0.5, 1.0):  # the same seed plays the same games: only the targets differ
+        config = SelfPlayConfig(games_per_worker=4, value_target_mix=mix)
+        records[mix] = play_until(SelfPlayWorker(GAME, hopeful, search, config, seed=5), 4)[:4]
+    for outcome, half, searched in zip(*records.values(), strict=True):
+        assert outcome.moves == half.moves == searched.moves
+        final = GAME.state_from_moves(outcome.moves)
+        states = [GAME.state_from_moves(outcome.moves[:t]) for t in range(outcome.length)]
+        z = [GAME.returns(final)[GAME.current_player(state)] for state in states]
+        np.testing.assert_array_equal(outcome.values, z)
+        assert not np.allclose(searched.values, z)
+        np.testing.assert_allclose(half.values, (outcome.values + searched.values) / 2, atol=1e-6)
+
+
+def test_value_target_mix_outside_the_unit_interval_is_rejected():
+    with pytest.raises(ValueError, match="selfplay.value_target_mix must lie in"):
+        SelfPlayConfig(value_target_mix=1.5)
