@@ -28,7 +28,11 @@ class SelfPlayConfig:
     full_search_fraction: float = 1.0
     fast_simulations: int = 16
     resign_threshold: float = -1.0  # resign when the searched value falls below; -1 = never
-    opening_moves: int = 0  # uniformly random moves before the search takes over
+    # Uniformly random moves before the search takes over; they are played, not recorded. Gumbel
+    # self-play picks moves by a Gumbel draw from softmax(logits + sigma(q)), which gets as sharp as
+    # the net: on Connect Four without random openings the last 256 games of a 98-minute run
+    # started with only 2 distinct 6-move openings and 97% ended in draws.
+    opening_moves: int = 0
     # The value target is (1 - mix) * z + mix * (the root's searched value for the player to
     # move). 0 is AlphaZero's z; Oracle's Connect Four series ("Lessons from AlphaZero", part 4)
     # found the average of z and q, 0.5, better than either.
