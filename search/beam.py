@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Literal, NamedTuple
+from typing import Any, ClassVar, NamedTuple
 
 import numba
 import numpy as np
@@ -100,7 +100,7 @@ class Beam:
     """
 
     num_beams: int = 4
-    name: Literal["beam"] = "beam"
+    name: ClassVar[str] = "beam"
 
     def __post_init__(self) -> None:
         if self.num_beams < 1:
@@ -112,7 +112,13 @@ class Beam:
     def prepare_root(self, tree: Tree, generators: Sequence[np.random.Generator]) -> None:
         pass
 
-    def finalize(self, tree: Tree, num_simulations: int) -> tuple[np.ndarray, np.ndarray]:
+    def finalize(
+        self,
+        tree: Tree,
+        num_simulations: int,
+        generators: Sequence[np.random.Generator],
+        move_numbers: np.ndarray | None = None,
+    ) -> tuple[np.ndarray, np.ndarray]:
         """Chosen root slot: the one above the best terminal node by value (the best node when
         none is terminal); policy: root visit fractions (B, K)."""
         visits, _, _ = root_statistics(tree)

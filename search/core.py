@@ -79,11 +79,12 @@ class SearchResult:
     root_values: np.ndarray  # (B,) float64, searched value for the player to move at the root
     valid: np.ndarray  # (B, K) bool
     num_simulations: int
-    tree: Tree
 
 
 class Search:
-    """Reusable batched search: holds the tree arrays between calls (no reallocation per move)."""
+    """One algorithm (a selection rule) bound to a domain's expander and a budget; reusable: it
+    holds the tree arrays between calls (no reallocation per move). Every array of a
+    :class:`SearchResult` is the result's own (the tree is reused by the next call)."""
 
     def __init__(self, expander: Expander, rule: SelectionRule, num_simulations: int):
         if num_simulations < 1:
@@ -105,8 +106,15 @@ class Search:
         assert self._states is not None
         return self._tree, self._states
 
-    def run(self, root_states: np.ndarray, seeds: Sequence[int] | np.ndarray) -> SearchResult:
-        """Search from B root states (B, ...) with one seed per search."""
+    def run(
+        self,
+        root_states: np.ndarray,
+        seeds: Sequence[int] | np.ndarray,
+        move_numbers: np.ndarray | None = None,
+    ) -> SearchResult:
+        """Search from B root states (B, ...) with one seed per search; ``move_numbers`` (B,)
+        counts the searched moves already played in each game, for a rule that explores early
+        in a game (None: evaluation, no exploration)."""
         batch_size = len(root_states)
         if len(seeds) != batch_size:
             raise ValueError(
@@ -142,7 +150,9 @@ class Search:
                 values[expanding] = evaluation.values
             backup(tree, leaves, values)
 
-        chosen, policy = self.rule.finalize(tree, self.num_simulations)
+        chosen, policy = self.rule.finalize(
+            tree, self.num_simulations, streams.generators, move_numbers
+        )
         visit_counts, q_values, root_values = root_statistics(tree)
         return SearchResult(
             chosen=np.asarray(chosen, np.int64),
@@ -152,7 +162,6 @@ class Search:
             root_values=root_values,
             valid=tree.valid[:, 0].copy(),
             num_simulations=self.num_simulations,
-            tree=tree,
         )
 
 

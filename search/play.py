@@ -8,15 +8,15 @@ command line and the benchmarks.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Protocol
 
 import numpy as np
 
 from games.base import Game
-from search.core import Expander, Search, SearchResult
+from search.config import SearchConfig, build_search
+from search.core import Expander
 from search.expanders import GameExpander
-from search.rules import SelectionRule, Uct
 
 
 def move_seeds(seed: int, games: Sequence[int], plies: Sequence[int]) -> np.ndarray:
@@ -55,41 +55,24 @@ class RandomBot:
 
 @dataclass
 class SearchBot:
-    """Plays the move the search's rule chooses (most visits for UCT/PUCT, SH survivor for
-    Gumbel), or samples in proportion to visits**(1/temperature) when temperature > 0."""
+    """Plays the move its search chooses (the rule decides: most visits for UCT and PUCT, the
+    Sequential Halving survivor for Gumbel), with no exploration: the evaluation player."""
 
     expander: Expander
-    rule: SelectionRule
-    num_simulations: int
-    temperature: float = 0.0
+    config: SearchConfig
     name: str = "search"
-    last_result: SearchResult | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
-        self.search = Search(self.expander, self.rule, self.num_simulations)
+        self.search = build_search(self.expander, self.config)
 
     def choose(self, states: np.ndarray, seeds: np.ndarray) -> np.ndarray:
-        result = self.search.run(states, seeds)
-        self.last_result = result
-        if self.temperature <= 0:
-            return result.chosen
-        moves = np.empty(len(states), np.int64)
-        for i, seed in enumerate(seeds):
-            weights = result.visit_counts[i].astype(np.float64) ** (1.0 / self.temperature)
-            moves[i] = np.random.default_rng(int(seed) ^ 0x5EED).choice(
-                len(weights), p=weights / weights.sum()
-            )
-        return moves
+        return self.search.run(states, seeds).chosen
 
 
-def mcts_bot(game: Game, num_simulations: int, exploration: float = 2.0) -> SearchBot:
+def mcts_bot(game: Game, num_simulations: int) -> SearchBot:
     """Classic MCTS: UCT (c = 2) and one random rollout per leaf, like OpenSpiel's MCTSBot."""
-    return SearchBot(
-        GameExpander(game, "rollout"),
-        Uct(exploration),
-        num_simulations,
-        name=f"mcts{num_simulations}",
-    )
+    config = SearchConfig(rule="uct", simulations=num_simulations)
+    return SearchBot(GameExpander(game, "rollout"), config, name=f"mcts{num_simulations}")
 
 
 @dataclass(frozen=True)

@@ -1,9 +1,12 @@
 """Selection rules, injected into the search loop: UCT, PUCT and Gumbel AlphaZero.
 
-A rule is a small frozen dataclass. It hands the search loop two compiled functions with the
-signature ``(tree, b, node, data, rng_state) -> slot`` (one at the root, one below it) and its
-``data`` (a NamedTuple of constants), prepares the root (noise), and turns the finished tree into
-the move to play and the policy training target. Nothing else in the search knows which rule runs.
+A rule is one algorithm, as a policy function of mctx's ``policies.py`` is: a small frozen
+dataclass holding all of the algorithm's constants (each default lives here and only here). It
+hands the search loop two compiled functions with the signature
+``(tree, b, node, data, rng_state) -> slot`` (one at the root, one below it) and their ``data``
+(a NamedTuple of constants), prepares the root (noise), and turns the finished tree into the move
+to play (temperature sampling or the Gumbel sample included) and the policy training target.
+Nothing outside a rule knows which rule runs.
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Literal, NamedTuple, Protocol
+from typing import Any, ClassVar, Literal, NamedTuple, Protocol
 
 import numba
 import numpy as np
@@ -273,13 +276,33 @@ def considered_visit_table(max_considered: int, num_simulations: int) -> np.ndar
 # The rule objects the search loop is given.
 
 
-def _visit_policy(tree: Tree) -> tuple[np.ndarray, np.ndarray]:
-    """Most-visited root slot (ties: higher Q, as OpenSpiel) and visit fractions (B, K)."""
+def _visit_policy(
+    tree: Tree,
+    generators: Sequence[np.random.Generator],
+    move_numbers: np.ndarray | None,
+    temperature_moves: int,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The move to play (B,) and the visit fractions (B, K), the policy target.
+
+    For the first ``temperature_moves`` moves of a game (``move_numbers`` (B,) counts the searched
+    moves already played; None means none of the moves are early, as in evaluation) the move is
+    drawn in proportion to the visit counts (AlphaZero's temperature 1), from the search's own
+    generator; afterwards it is the most visited one (ties: higher Q, as OpenSpiel).
+    """
     visits, q_values, _ = root_statistics(tree)
     score = visits + 1e-3 * np.tanh(q_values)  # Q only breaks ties between equal counts
     score = np.where(tree.valid[:, 0], score, -np.inf)
     policy = visits / np.maximum(visits.sum(axis=1, keepdims=True), 1)
-    return score.argmax(axis=1), policy
+    chosen = score.argmax(axis=1)
+    if move_numbers is not None and temperature_moves > 0:
+        for b in np.flatnonzero(np.asarray(move_numbers) < temperature_moves).tolist():
+            chosen[b] = generators[b].choice(policy.shape[1], p=policy[b])
+    return chosen, policy
+
+
+def _check_temperature_moves(rule: str, temperature_moves: int) -> None:
+    if temperature_moves < 0:
+        raise ValueError(f"{rule}.temperature_moves must be >= 0, got {temperature_moves}")
 
 
 @dataclass(frozen=True)
@@ -287,7 +310,11 @@ class Uct:
     """Classic MCTS selection with UCT; c = 2 as OpenSpiel's MCTSBot is configured."""
 
     exploration: float = 2.0
-    name: Literal["uct"] = "uct"
+    temperature_moves: int = 0  # visit-proportional moves at the start of a game (self-play)
+    name: ClassVar[str] = "uct"
+
+    def __post_init__(self) -> None:
+        _check_temperature_moves(self.name, self.temperature_moves)
 
     def kernels(self, num_simulations: int) -> tuple[Any, Any, UctData]:
         return uct_select, uct_select, UctData(float(self.exploration))
@@ -295,8 +322,14 @@ class Uct:
     def prepare_root(self, tree: Tree, generators: Sequence[np.random.Generator]) -> None:
         pass
 
-    def finalize(self, tree: Tree, num_simulations: int) -> tuple[np.ndarray, np.ndarray]:
-        return _visit_policy(tree)
+    def finalize(
+        self,
+        tree: Tree,
+        num_simulations: int,
+        generators: Sequence[np.random.Generator],
+        move_numbers: np.ndarray | None = None,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        return _visit_policy(tree, generators, move_numbers, self.temperature_moves)
 
 
 @dataclass(frozen=True)
@@ -309,7 +342,17 @@ class Puct:
     fpu_reduction: float = 0.25
     dirichlet_alpha: float = 0.3
     dirichlet_fraction: float = 0.0  # 0.25 in self-play; 0 for play and analysis
-    name: Literal["puct"] = "puct"
+    temperature_moves: int = 0  # visit-proportional moves at the start of a game (self-play)
+    name: ClassVar[str] = "puct"
+
+    def __post_init__(self) -> None:
+        _check_temperature_moves(self.name, self.temperature_moves)
+        if not 0 <= self.dirichlet_fraction <= 1:
+            raise ValueError(
+                f"puct.dirichlet_fraction must lie in [0, 1], got {self.dirichlet_fraction}"
+            )
+        if self.fpu not in FPU_MODES:
+            raise ValueError(f"puct.fpu must be one of {sorted(FPU_MODES)}, got {self.fpu!r}")
 
     def kernels(self, num_simulations: int) -> tuple[Any, Any, PuctData]:
         data = PuctData(
@@ -330,28 +373,37 @@ class Puct:
                 self.dirichlet_fraction * noise
             )
 
-    def finalize(self, tree: Tree, num_simulations: int) -> tuple[np.ndarray, np.ndarray]:
-        return _visit_policy(tree)
+    def finalize(
+        self,
+        tree: Tree,
+        num_simulations: int,
+        generators: Sequence[np.random.Generator],
+        move_numbers: np.ndarray | None = None,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        return _visit_policy(tree, generators, move_numbers, self.temperature_moves)
 
 
 @dataclass(frozen=True)
 class Gumbel:
     """Gumbel AlphaZero: m considered actions, sigma(q) = (c_visit + max N) * c_scale * q.
 
+    The move played is the survivor of Sequential Halving, a sample through the root's Gumbel
+    draw (no temperature needed); the policy target is the completed-Q improved policy pi'.
     c_visit = 50 (paper). c_scale = 0.1, mctx's default ``value_scale``, because q is rescaled to
     [0, 1] per node as in mctx; the paper's 1.0 then makes sigma span 0 to 50 + N, so that the
-    improved policy pi' is nearly one-hot on a noisy argmax. Measured on Connect Four (4x32 net,
-    32 simulations, configs/connect4.yaml): against classic MCTS with 1000 rollouts the net
-    scored 0.29 / 0.60 / 0.50 at learner steps 2k / 4k / 6k with 1.0, and 0.60 / 0.74 / 0.80
-    with 0.1 (40 games each); over 200 games, 64% after two hours with 1.0 and 78% after one
-    hour with 0.1.
+    improved policy pi' is nearly one-hot on a noisy argmax (measured on Connect Four:
+    docs/results/connect4.md, "Gumbel c_scale").
     """
 
     max_considered: int = 16
     c_visit: float = 50.0
     c_scale: float = 0.1
     gumbel_scale: float = 1.0  # 0 turns the root draw off (deterministic, for evaluation)
-    name: Literal["gumbel"] = "gumbel"
+    name: ClassVar[str] = "gumbel"
+
+    def __post_init__(self) -> None:
+        if self.max_considered < 1:
+            raise ValueError(f"gumbel.max_considered must be >= 1, got {self.max_considered}")
 
     def kernels(self, num_simulations: int) -> tuple[Any, Any, GumbelData]:
         table = considered_visit_table(self.max_considered, num_simulations)
@@ -363,14 +415,22 @@ class Gumbel:
         for b, generator in enumerate(generators):
             tree.root_noise[b] = self.gumbel_scale * generator.gumbel(size=num_slots)
 
-    def finalize(self, tree: Tree, num_simulations: int) -> tuple[np.ndarray, np.ndarray]:
+    def finalize(
+        self,
+        tree: Tree,
+        num_simulations: int,
+        generators: Sequence[np.random.Generator],
+        move_numbers: np.ndarray | None = None,
+    ) -> tuple[np.ndarray, np.ndarray]:
         _, _, data = self.kernels(num_simulations)
         return gumbel_targets(tree, data)
 
 
 class SelectionRule(Protocol):
     """What ``Search`` needs of a rule: numba kernels for root and interior selection with their
-    data, a root preparation (noise) and the chosen action with the policy target."""
+    data, a root preparation (noise) and, from the finished tree, the move to play with the
+    policy target. ``move_numbers`` (B,) counts the searched moves already played in each game
+    (None in evaluation), for rules that explore early in a game."""
 
     @property
     def name(self) -> str: ...
@@ -379,18 +439,10 @@ class SelectionRule(Protocol):
 
     def prepare_root(self, tree: Tree, generators: Sequence[np.random.Generator]) -> None: ...
 
-    def finalize(self, tree: Tree, num_simulations: int) -> tuple[np.ndarray, np.ndarray]: ...
-
-
-RULES: dict[str, type[Uct] | type[Puct] | type[Gumbel]] = {
-    "uct": Uct,
-    "puct": Puct,
-    "gumbel": Gumbel,
-}
-
-
-def make_rule(name: str, **params: Any) -> SelectionRule:
-    """A selection rule by name (``uct``, ``puct``, ``gumbel``) with its constants."""
-    if name not in RULES:
-        raise ValueError(f"unknown selection rule {name!r}; choose one of {sorted(RULES)}")
-    return RULES[name](**params)
+    def finalize(
+        self,
+        tree: Tree,
+        num_simulations: int,
+        generators: Sequence[np.random.Generator],
+        move_numbers: np.ndarray | None = None,
+    ) -> tuple[np.ndarray, np.ndarray]: ...

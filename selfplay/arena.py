@@ -17,9 +17,9 @@ from pathlib import Path
 import numpy as np
 
 from games.base import Game
+from search.config import SearchConfig
 from search.expanders import GameExpander, PolicyValueFn
 from search.play import MatchRecord, RandomBot, SearchBot, mcts_bot, play_games, score_of
-from search.rules import Puct
 
 
 @dataclass(frozen=True)
@@ -37,7 +37,8 @@ class ArenaConfig:
 
 def net_bot(game: Game, evaluator: PolicyValueFn, simulations: int, name: str) -> SearchBot:
     """The net behind PUCT without root noise: what 'strength at a fixed budget' means here."""
-    return SearchBot(GameExpander(game, evaluator=evaluator), Puct(), simulations, name=name)
+    config = SearchConfig(rule="puct", simulations=simulations)
+    return SearchBot(GameExpander(game, evaluator=evaluator), config, name=name)
 
 
 def bradley_terry_elo(

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from search.config import GameConfig, SearchConfig
+from games.config import GameConfig
+from search.config import SearchConfig
 from selfplay.arena import ArenaConfig
 from selfplay.inference import InferenceConfig
 from selfplay.learner import LearnerConfig

@@ -11,8 +11,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from games.base import Game
-from search.config import SearchConfig
-from search.core import Search
+from search.config import SearchConfig, build_search
 from search.expanders import GameExpander, PolicyValueFn
 from selfplay.replay import GameRecord
 
@@ -24,7 +23,6 @@ class SelfPlayConfig:
     others get ``fast_simulations`` and are not recorded as policy targets. 1.0 turns it off."""
 
     games_per_worker: int = 64
-    temperature_moves: int = 8  # PUCT: sample in proportion to visits for these first moves
     full_search_fraction: float = 1.0
     fast_simulations: int = 16
     resign_threshold: float = -1.0  # resign when the searched value falls below; -1 = never
@@ -63,7 +61,12 @@ class _Game:
     players: list[int] = field(default_factory=list)
     searched_values: list[float] = field(default_factory=list)
     full_search: list[bool] = field(default_factory=list)
-    moves: list[int] = field(default_factory=list)
+    moves: list[int] = field(default_factory=list)  # the random opening's moves included
+    opening_moves: int = 0
+
+    @property
+    def searched_moves(self) -> int:
+        return len(self.moves) - self.opening_moves
 
 
 class SelfPlayWorker:
@@ -81,10 +84,8 @@ class SelfPlayWorker:
         self.game, self.config, self.worker_id = game, selfplay, worker_id
         self.evaluator = _CountingEvaluator(evaluator)
         expander = GameExpander(game, evaluator=self.evaluator)
-        rule = search.make_rule()
-        self.full = Search(expander, rule, search.simulations)
-        self.fast = Search(expander, rule, max(1, selfplay.fast_simulations))
-        self.rule_name = search.rule
+        self.full = build_search(expander, search)
+        self.fast = build_search(expander, search.with_simulations(selfplay.fast_simulations))
         self.rng = np.random.default_rng([seed, worker_id])
         self.games = [self._new_game() for _ in range(selfplay.games_per_worker)]
         self.stats = WorkerStats()
@@ -98,7 +99,7 @@ class SelfPlayWorker:
             opening.append(action)
             if self.game.is_terminal(state):  # too long an opening for this game: start again
                 return self._new_game()
-        return _Game(state=state, moves=opening)
+        return _Game(state=state, moves=opening, opening_moves=len(opening))
 
     def play(self, num_moves: int) -> tuple[list[GameRecord], WorkerStats]:
         """Advance every game by ``num_moves`` moves; return the games that finished."""
@@ -119,14 +120,15 @@ class SelfPlayWorker:
         moves = np.zeros(count, np.int64)
         policies = np.zeros((count, self.game.num_actions), np.float64)
         values = np.zeros(count, np.float64)
+        move_numbers = np.array([g.searched_moves for g in self.games])
         for mask, search in ((full, self.full), (~full, self.fast)):
             index = np.flatnonzero(mask)
             if not len(index):
                 continue
-            result = search.run(states[index], seeds[index])
+            result = search.run(states[index], seeds[index], move_numbers[index])
             policies[index] = result.policy
             values[index] = result.root_values
-            moves[index] = self._choose(result.chosen, result.visit_counts, index)
+            moves[index] = result.chosen
             self.stats.searches += len(index)
         observations = self.game.observations(states)
         finished = []
@@ -145,18 +147,6 @@ class SelfPlayWorker:
             if self.game.is_terminal(game.state):
                 finished.append(self._finish(i, resigned=False))
         return finished
-
-    def _choose(self, chosen: np.ndarray, visits: np.ndarray, index: np.ndarray) -> np.ndarray:
-        """PUCT/UCT: visits-proportional for the first moves, then the rule's choice. Gumbel's
-        choice is already a sample (the Gumbel draw at the root)."""
-        if self.rule_name == "gumbel":
-            return chosen
-        moves = chosen.copy()
-        for row, i in enumerate(index):
-            if len(self.games[i].moves) < self.config.temperature_moves:
-                weights = visits[row] / visits[row].sum()
-                moves[row] = self.rng.choice(len(weights), p=weights)
-        return moves
 
     def _finish(self, i: int, resigned: bool) -> GameRecord:
         game = self.games[i]

@@ -171,3 +171,48 @@ def test_streams_depend_only_on_own_seed():
     a, b = Streams([5, 6, 7]), Streams([7])
     assert a.state[2] == b.state[0]
     assert a.generators[2].random() == b.generators[0].random()
+
+
+def test_temperature_samples_early_moves_in_proportion_to_visits():
+    bandit, roots = make_bandits(400, seed=4)
+    roots = np.repeat(roots[:1], 400, axis=0)  # one bandit, 400 searches with their own seeds
+    seeds = np.arange(400)
+    exploring = Search(bandit, Puct(temperature_moves=2), num_simulations=32)
+    early = exploring.run(roots, seeds, move_numbers=np.ones(400, np.int64))
+    late = exploring.run(roots, seeds, move_numbers=np.full(400, 2))
+    evaluation = exploring.run(roots, seeds)  # no move numbers: the evaluation player
+    # The same seeds run the same searches; only the move played differs.
+    np.testing.assert_array_equal(late.visit_counts, early.visit_counts)
+    best = evaluation.chosen
+    assert (early.visit_counts[np.arange(400), best] == early.visit_counts.max(axis=1)).all()
+    np.testing.assert_array_equal(late.chosen, best)
+    # Early moves follow the visit fractions (the policy target): each arm's frequency lies
+    # within 4 standard deviations of its expected frequency.
+    frequencies = np.bincount(early.chosen, minlength=NUM_ARMS) / 400
+    expected = early.policy.mean(axis=0)
+    deviation = np.sqrt((early.policy * (1 - early.policy)).sum(axis=0)) / 400
+    assert (np.abs(frequencies - expected) < 4 * deviation + 1e-9).all(), (frequencies, expected)
+    assert (early.chosen != best).mean() > 0.2
+    # The draw comes from each search's own stream: the same seeds draw the same moves.
+    again = exploring.run(roots, seeds, move_numbers=np.ones(400, np.int64))
+    np.testing.assert_array_equal(again.chosen, early.chosen)
+
+
+def test_result_arrays_are_not_the_reused_tree():
+    bandit, roots = make_bandits(4, seed=5)
+    search = Search(bandit, Gumbel(max_considered=4), num_simulations=8)
+    first = search.run(roots, seeds=np.arange(4))
+    kept = (first.visit_counts.copy(), first.policy.copy(), first.chosen.copy())
+    search.run(roots, seeds=np.arange(4, 8))  # the tree arrays are reused and overwritten
+    for array, copy in zip((first.visit_counts, first.policy, first.chosen), kept, strict=True):
+        np.testing.assert_array_equal(array, copy)
+    assert not hasattr(first, "tree")
+
+
+def test_rules_refuse_bad_constants():
+    with pytest.raises(ValueError, match="puct.dirichlet_fraction"):
+        Puct(dirichlet_fraction=1.5)
+    with pytest.raises(ValueError, match="uct.temperature_moves"):
+        Uct(temperature_moves=-1)
+    with pytest.raises(ValueError, match="gumbel.max_considered"):
+        Gumbel(max_considered=0)

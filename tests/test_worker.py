@@ -7,6 +7,7 @@ import pytest
 
 from games import make_game
 from search.config import SearchConfig
+from search.rules import Gumbel, Puct
 from selfplay.worker import SelfPlayConfig, SelfPlayWorker
 
 GAME = make_game("tic_tac_toe")
@@ -26,7 +27,7 @@ def play_until(worker: SelfPlayWorker, games: int) -> list:
 
 
 def test_records_replay_the_game_and_carry_its_outcome():
-    search = SearchConfig(rule="puct", simulations=8, dirichlet_fraction=0.25)
+    search = SearchConfig(rule="puct", simulations=8, puct=Puct(dirichlet_fraction=0.25))
     worker = SelfPlayWorker(GAME, uniform, search, SelfPlayConfig(games_per_worker=8), seed=1)
     for record in play_until(worker, 12):
         assert record.length == len(record.moves)
@@ -43,7 +44,7 @@ def test_records_replay_the_game_and_carry_its_outcome():
 
 
 def test_playout_cap_randomisation_marks_only_full_searches():
-    search = SearchConfig(rule="gumbel", simulations=16, max_considered=4)
+    search = SearchConfig(rule="gumbel", simulations=16, gumbel=Gumbel(max_considered=4))
     config = SelfPlayConfig(games_per_worker=16, full_search_fraction=0.25, fast_simulations=2)
     worker = SelfPlayWorker(GAME, uniform, search, config, seed=2)
     records = play_until(worker, 40)
@@ -68,7 +69,7 @@ def test_resignation_ends_lost_games_when_enabled():
 
 
 def test_opening_moves_are_played_but_not_recorded():
-    search = SearchConfig(rule="gumbel", simulations=8, max_considered=4)
+    search = SearchConfig(rule="gumbel", simulations=8, gumbel=Gumbel(max_considered=4))
     config = SelfPlayConfig(games_per_worker=8, opening_moves=2)
     worker = SelfPlayWorker(GAME, uniform, search, config, seed=4)
     for record in play_until(worker, 8):
@@ -101,3 +102,22 @@ def test_value_target_mixes_the_outcome_with_the_searched_root_value():
 def test_value_target_mix_outside_the_unit_interval_is_rejected():
     with pytest.raises(ValueError, match="selfplay.value_target_mix must lie in"):
         SelfPlayConfig(value_target_mix=1.5)
+
+
+def test_temperature_moves_count_searched_moves_not_the_opening():
+    """With ``puct.temperature_moves: 1`` the first searched move of a game is sampled in
+    proportion to visits even after a random opening of two moves."""
+    config = SelfPlayConfig(games_per_worker=32, opening_moves=2)
+    third_moves = {}
+    for temperature_moves in (0, 1):
+        search = SearchConfig(
+            rule="puct", simulations=8, puct=Puct(temperature_moves=temperature_moves)
+        )
+        worker = SelfPlayWorker(GAME, uniform, search, config, seed=6)
+        openings = [game.moves[:2] for game in worker.games]
+        worker.play(1)
+        assert [game.moves[:2] for game in worker.games] == openings
+        assert [game.searched_moves for game in worker.games] == [1] * 32
+        third_moves[temperature_moves] = [game.moves[2] for game in worker.games]
+    # The same seeds give the same openings and searches: only the sampled choice differs.
+    assert third_moves[0] != third_moves[1]

@@ -2,8 +2,24 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+from typing import Literal
+
 from games.base import Game
+from games.config import GameConfig
 from search.play import SearchBot, mcts_bot
+
+
+@dataclass(frozen=True)
+class PlayConfig:
+    """``ponder play``: the game, the bot (classic MCTS or a net from a checkpoint), your colour."""
+
+    game: GameConfig = field(default_factory=GameConfig)
+    bot: Literal["mcts", "net"] = "mcts"
+    simulations: int = 2000
+    checkpoint: str | None = None
+    human: Literal["first", "second"] = "first"
+    seed: int = 0
 
 
 def make_bot(game: Game, simulations: int, checkpoint: str | None) -> SearchBot:

@@ -20,8 +20,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     import sys
 
-    from ponder.commands._bots import make_bot
-    from search.config import PlayConfig
+    from ponder.commands._bots import PlayConfig, make_bot
     from search.interactive import play_against
 
     options = {

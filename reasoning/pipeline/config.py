@@ -12,6 +12,7 @@ from reasoning.lm.train import TrainingConfig
 from reasoning.searches.expander import SearchSettings
 from reasoning.verifiers.base import AGGREGATIONS
 from reasoning.verifiers.training import VerifierTrainingConfig
+from search.rules import Gumbel, Puct, SelectionRule
 
 # Best-of-N selections: a vote or an argmax, by a verifier (the oracle's is coverage, pass@k).
 BEST_OF_N_SELECTIONS = (
@@ -79,13 +80,20 @@ class BeamSection:
 
 @dataclass(frozen=True)
 class MctsSection:
+    """MCTS over steps: each rule in ``rules`` at each budget, with the rules' constants in
+    their own subsections (defaults in :mod:`search.rules`); ``oracle_rules`` are run again
+    with the exact checker as value when ``evaluation.oracle_searches`` is on."""
+
     rules: tuple[Literal["puct", "gumbel"], ...] = ("puct", "gumbel")
+    oracle_rules: tuple[Literal["puct", "gumbel"], ...] = ("gumbel",)
     simulations: tuple[int, ...] = (2, 4, 8, 16, 32)  # per committed step
     candidates: int = 8  # K sampled next steps per node
-    c_init: float = 1.25  # PUCT
-    max_considered: int = 8  # Gumbel m
-    c_scale: float = 1.0  # Gumbel sigma scale (the paper's 1.0)
-    gumbel_scale: float = 1.0  # 0: no root Gumbel draw (deterministic top-m by prior)
+    puct: Puct = field(default_factory=Puct)
+    gumbel: Gumbel = field(default_factory=Gumbel)
+
+    def rule(self, name: str) -> SelectionRule:
+        rule: SelectionRule = getattr(self, name)
+        return rule
 
 
 @dataclass(frozen=True)
@@ -97,7 +105,7 @@ class EvaluationSection:
     selections: tuple[str, ...] = BEST_OF_N_SELECTIONS
     subset_trials: int = 400  # Lightman et al. 2023
     tree_verifier: Literal["prm", "orm"] = "prm"  # the value of beam search and MCTS
-    oracle_searches: bool = True  # also beam / Gumbel MCTS valued by the exact checker
+    oracle_searches: bool = True  # also beam / MCTS (mcts.oracle_rules) valued by the checker
     beam: BeamSection = field(default_factory=BeamSection)
     mcts: MctsSection = field(default_factory=MctsSection)
     bootstrap: int = 1000  # resamples of problems for the intervals

@@ -34,7 +34,6 @@ from reasoning.searches import (
 )
 from reasoning.verifiers.base import Verifier, aggregate
 from reasoning.verifiers.oracle import OracleVerifier
-from search.rules import Gumbel, Puct
 
 POOL_FILE = "pool.jsonl"
 
@@ -150,11 +149,11 @@ class EvaluationPhase:
                 compute = functools.partial(self._beam, name, budget)
                 results.append(self._cached(f"beam/{name}", budget, params, compute))
         runs: list[tuple[str, str]] = [(rule, section.tree_verifier) for rule in mcts.rules]
-        if section.oracle_searches and "gumbel" in mcts.rules:
-            runs.append(("gumbel", "oracle"))
+        if section.oracle_searches:
+            runs += [(rule, "oracle") for rule in mcts.oracle_rules]
         for rule, name in runs:
             for simulations in mcts.simulations:
-                mcts_params = (mcts.candidates, self._rule(rule))
+                mcts_params = (mcts.candidates, mcts.rule(rule))
                 compute = functools.partial(self._mcts, rule, name, simulations)
                 results.append(
                     self._cached(f"mcts_{rule}/{name}", simulations, mcts_params, compute)
@@ -174,15 +173,10 @@ class EvaluationPhase:
         method = f"beam/{verifier}"
         return _from_outcomes(method, budget, "samples", self.context.task, self.problems, outcomes)
 
-    def _rule(self, name: str) -> Puct | Gumbel:
-        mcts = self.section.mcts
-        if name == "puct":
-            return Puct(c_init=mcts.c_init)
-        return Gumbel(mcts.max_considered, c_scale=mcts.c_scale, gumbel_scale=mcts.gumbel_scale)
-
     def _mcts(self, rule: str, verifier: str, simulations: int) -> MethodResult:
         outcomes = mcts_search(
-            self.policy, self.verifiers[verifier], self.prompts, self._rule(rule), simulations,
+            self.policy, self.verifiers[verifier], self.prompts, self.section.mcts.rule(rule),
+            simulations,
             self.section.mcts.candidates, self.section.search, self.section.seed,
         )  # fmt: skip
         method, task = f"mcts_{rule}/{verifier}", self.context.task
