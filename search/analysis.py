@@ -2,8 +2,10 @@
 
 Request: ``{"id": "q1", "game": "connect_four", "moves": "4453", "bot": "mcts", "sims": 800}``
 (Hex adds ``"board_size"``; optional ``"seed"``; ``"checkpoint"`` implies ``"bot": "net"``).
-Answer: ``id``, ``best_move`` (move text), ``policy`` (root visit fractions keyed by move text),
-``visits`` (total root visits), ``value`` (searched root value for the player to move, [-1, 1]).
+Answer: ``id``, ``best_move`` (move text), ``policy`` (root visit fractions keyed by move text;
+for a position the search proved, uniform over its optimal moves), ``visits`` (total visits of
+the root's moves), ``value`` (searched root value for the player to move, [-1, 1]; exact when
+proven).
 A bad request gets ``{"id": ..., "error": "..."}`` and the engine keeps serving.
 """
 
@@ -89,14 +91,13 @@ def analyze(request: dict[str, Any], bot_factory: BotFactory = mcts_only) -> dic
         raise RequestError(f"field 'seed' must be an integer, got {seed!r}")
     bot = bot_factory(game, simulations, checkpoint if bot_kind == "net" else None)
     result = bot.search.run(state[None], np.array([seed]))
-    visits = result.visit_counts[0]
-    total = int(visits.sum())
+    policy = result.policy[0]  # visit fractions; a proven position's optimal moves
     legal = np.flatnonzero(result.valid[0])
     return {
         "id": request.get("id"),
         "best_move": game.action_to_text(int(result.chosen[0])),
-        "policy": {game.action_to_text(int(a)): round(float(visits[a]) / total, 4) for a in legal},
-        "visits": total,
+        "policy": {game.action_to_text(int(a)): round(float(policy[a]), 4) for a in legal},
+        "visits": int(result.visit_counts[0].sum()),
         "value": round(float(result.root_values[0]), 4),
     }
 

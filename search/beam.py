@@ -101,6 +101,7 @@ class Beam:
 
     num_beams: int = 4
     name: ClassVar[str] = "beam"
+    solve: ClassVar[bool] = False  # beams are chosen by value; nothing to prove
 
     def __post_init__(self) -> None:
         if self.num_beams < 1:

@@ -68,6 +68,19 @@ class Expander(Protocol):
         ...
 
 
+class ProvingExpander(Expander, Protocol):
+    """An expander that also knows exact values of moves from the rules alone."""
+
+    def slot_values(self, states: np.ndarray, depth: int) -> np.ndarray:
+        """Exact values (L, K) float32 of each slot of L non-terminal states, in the view of the
+        player to move there, as far as ``depth`` plies of the rules decide them (1: the move
+        ends the game; 2: also, the opponent then wins at once); NaN where undecided."""
+        ...
+
+
+ROOT_LOOKAHEAD, NODE_LOOKAHEAD = 2, 1  # plies of exact slot values at the root and below
+
+
 @dataclass(frozen=True)
 class SearchResult:
     """A finished batch of B searches over K slots."""
@@ -92,6 +105,7 @@ class Search:
         self.expander, self.rule, self.num_simulations = expander, rule, num_simulations
         root_select, interior_select, rule_data = rule.kernels(num_simulations)
         self.rule_data: Any = rule_data
+        self.solve = bool(rule.solve)
         self.select_leaves = compiled_selector(root_select, interior_select)
         self._tree: Tree | None = None
         self._states: np.ndarray | None = None
@@ -129,7 +143,9 @@ class Search:
             raise ValueError(
                 f"cannot search from terminal roots {np.flatnonzero(evaluation.terminal)}"
             )
-        roots = _add(tree, searches, np.full(batch_size, NO_NODE, np.int32), searches, evaluation)
+        no_parents = np.full(batch_size, NO_NODE, np.int32)
+        slot_values = self._slot_values(root_states, evaluation, ROOT_LOOKAHEAD)
+        roots = _add(tree, searches, no_parents, searches, evaluation, slot_values, self.solve)
         backup(tree, roots, evaluation.values)
         self.rule.prepare_root(tree, streams.generators)
 
@@ -138,13 +154,21 @@ class Search:
         for _ in range(self.num_simulations):
             self.select_leaves(tree, self.rule_data, streams.state, leaves, slots)
             expanding = np.flatnonzero(slots >= 0)
-            values = tree.raw_value[searches, leaves].copy()  # terminal leaves are re-scored
+            # A terminal or solved leaf reached again backs up its exact value once more.
+            values = np.where(
+                tree.solved[searches, leaves],
+                tree.solved_value[searches, leaves],
+                tree.raw_value[searches, leaves],
+            )
             if len(expanding):
                 parents = leaves[expanding]
                 child_states, evaluation = self.expander.expand(
                     states[expanding, parents], slots[expanding], expanding, streams
                 )
-                new_nodes = _add(tree, expanding, parents, slots[expanding], evaluation)
+                slot_values = self._slot_values(child_states, evaluation, NODE_LOOKAHEAD)
+                new_nodes = _add(
+                    tree, expanding, parents, slots[expanding], evaluation, slot_values, self.solve
+                )
                 states[expanding, new_nodes] = child_states
                 leaves[expanding] = new_nodes
                 values[expanding] = evaluation.values
@@ -164,9 +188,25 @@ class Search:
             num_simulations=self.num_simulations,
         )
 
+    def _slot_values(self, states: np.ndarray, evaluation: Evaluation, depth: int) -> np.ndarray:
+        """Exact slot values (L, K) of new nodes from an expander that knows them (NaN where
+        unknown, at terminal nodes, or with the solver off)."""
+        values = np.full(evaluation.priors.shape, np.nan, np.float32)
+        slot_values = getattr(self.expander, "slot_values", None)
+        open_nodes = np.flatnonzero(~evaluation.terminal)
+        if self.solve and slot_values is not None and len(open_nodes):
+            values[open_nodes] = slot_values(states[open_nodes], depth)
+        return values
+
 
 def _add(
-    tree: Tree, searches: np.ndarray, parents: np.ndarray, slots: np.ndarray, evaluation: Evaluation
+    tree: Tree,
+    searches: np.ndarray,
+    parents: np.ndarray,
+    slots: np.ndarray,
+    evaluation: Evaluation,
+    slot_values: np.ndarray,
+    solve: bool,
 ) -> np.ndarray:
     return add_nodes(
         tree,
@@ -178,6 +218,8 @@ def _add(
         np.ascontiguousarray(evaluation.values, np.float32),
         np.ascontiguousarray(evaluation.terminal, np.bool_),
         np.ascontiguousarray(evaluation.discounts, np.float32),
+        np.ascontiguousarray(slot_values, np.float32),
+        solve,
     )
 
 
@@ -196,13 +238,14 @@ def compiled_selector(root_select: Any, interior_select: Any) -> Any:
         @numba.njit
         def select_leaves(tree, data, rng_state, leaves, slots):  # noqa: ANN001
             """Walk each search from its root with the rule; stop where the chosen child is
-            missing. Writes ``leaves[b]`` (the node to expand from, or a terminal node reached)
-            and ``slots[b]`` (the slot to expand, or -1 for a terminal node, whose value is
-            backed up again)."""
+            missing, or at a terminal or solved node (never below a proven value). Writes
+            ``leaves[b]`` (the node to expand from, or the terminal or solved node reached) and
+            ``slots[b]`` (the slot to expand, or -1 for a node whose value is backed up
+            again)."""
             for b in range(leaves.shape[0]):
                 node = 0
                 slot = -1
-                while not tree.terminal[b, node]:
+                while not (tree.terminal[b, node] or tree.solved[b, node]):
                     if node == 0:
                         slot = root_select(tree, b, node, data, rng_state)
                     else:

@@ -40,6 +40,7 @@ class GameExpander:
         self.evaluator = evaluator
         self.use_rollout = leaf_value == "rollout" and evaluator is None
         self.expand_leaves = compiled_expander(game.kernels)
+        self.exact_slot_values = compiled_slot_values(game.kernels)
 
     def allocate_states(self, batch_size: int, num_nodes: int) -> np.ndarray:
         return np.zeros((batch_size, num_nodes, self.game.state_size), self.game.state_dtype)
@@ -74,8 +75,65 @@ class GameExpander:
         discounts = np.full(count, -1.0, np.float32)
         return child_states, Evaluation(priors, valid, values, terminal, discounts)
 
+    def slot_values(self, states: np.ndarray, depth: int) -> np.ndarray:
+        """Exact values (L, K) of moves decided within ``depth`` plies by the rules (see
+        ``search.core.ProvingExpander``); NaN elsewhere."""
+        values = np.full((len(states), self.num_slots), np.nan, np.float32)
+        self.exact_slot_values(np.ascontiguousarray(states), depth, values)
+        return values
+
 
 _EXPANDERS: dict[GameKernels, Any] = {}
+_SLOT_VALUES: dict[GameKernels, Any] = {}
+
+
+def compiled_slot_values(kernels: GameKernels) -> Any:
+    """``exact_slot_values`` bound to one game's compiled kernels (compiled once per game)."""
+    if kernels not in _SLOT_VALUES:
+        apply_into, legal_into, status = kernels.apply_into, kernels.legal_into, kernels.status
+
+        @numba.njit
+        def exact_slot_values(states, depth, out):  # noqa: ANN001
+            """Fill ``out[i, k]`` with the value for the mover at ``states[i]`` of move ``k`` where
+            the rules decide it: the result of a move that ends the game; with ``depth`` 2 also
+            -1 for a move after which the opponent can win at once, and the worst result for a
+            move after which every reply ends the game. Values of a child state are for its
+            mover, the opponent: the mover's value is their negation."""
+            num_actions = out.shape[1]
+            moves = np.zeros(num_actions, np.bool_)
+            replies = np.zeros(num_actions, np.bool_)
+            child = np.empty_like(states[0])
+            grandchild = np.empty_like(states[0])
+            for i in range(states.shape[0]):
+                legal_into(states[i], moves)
+                for k in range(num_actions):
+                    if not moves[k]:
+                        continue
+                    apply_into(states[i], k, child)
+                    done, value = status(child)
+                    if done:
+                        out[i, k] = -value
+                        continue
+                    if depth < 2:
+                        continue
+                    legal_into(child, replies)
+                    worst, every_reply_ends = np.inf, True
+                    for j in range(num_actions):
+                        if not replies[j]:
+                            continue
+                        apply_into(child, j, grandchild)
+                        done, value = status(grandchild)  # grandchild's mover: our mover
+                        if not done:
+                            every_reply_ends = False
+                        elif value < worst:
+                            worst = value
+                        if done and value <= -1.0:
+                            break
+                    if worst <= -1.0 or every_reply_ends:
+                        out[i, k] = worst
+
+        _SLOT_VALUES[kernels] = exact_slot_values
+    return _SLOT_VALUES[kernels]
 
 
 def compiled_expander(kernels: GameKernels) -> Any:

@@ -13,14 +13,32 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal, NamedTuple, Protocol
 
 import numba
 import numpy as np
 
 from games.random import uniform_float, uniform_int
-from search.tree import NO_NODE, Tree, child_stats, root_statistics
+from search.tree import (
+    NO_NODE,
+    PROVEN_WIN,
+    Tree,
+    child_q,
+    child_stats,
+    proven_slot_value,
+    root_proven_values,
+    root_statistics,
+)
+
+
+@numba.njit(cache=True, inline="always")
+def selectable(tree: Tree, b: int, node: int, slot: int) -> bool:
+    """A valid slot that is not a proven loss for the node's mover: the walk never spends a
+    simulation on a move already known to lose (Winands et al. 2008). An unsolved node always
+    has one, since all slots known would have solved it."""
+    return tree.valid[b, node, slot] and not (proven_slot_value(tree, b, node, slot) <= -PROVEN_WIN)
+
 
 # --------------------------------------------------------------------------------------------
 # UCT (classic MCTS, as OpenSpiel's MCTSBot): Q + c * sqrt(ln N(s) / N(s, a)); an unvisited
@@ -38,22 +56,21 @@ def uct_select(tree: Tree, b: int, node: int, data: UctData, rng_state: np.ndarr
     unvisited = 0
     best, best_score = -1, -np.inf
     for k in range(num_slots):  # one pass: score the visited, count the unvisited
-        if not tree.valid[b, node, k]:
+        if not selectable(tree, b, node, k):
             continue
         child = tree.children[b, node, k]
         if child == NO_NODE or tree.node_visits[b, child] == 0:
             unvisited += 1
         elif unvisited == 0:
             visits = tree.node_visits[b, child]
-            q = tree.discount[b, child] * tree.value_sum[b, child] / visits
-            score = q + exploration / math.sqrt(visits)
+            score = child_q(tree, b, child) + exploration / math.sqrt(visits)
             if score > best_score:
                 best, best_score = k, score
     if unvisited == 0:
         return best
     pick = uniform_int(rng_state, b, unvisited)
     for k in range(num_slots):
-        if tree.valid[b, node, k]:
+        if selectable(tree, b, node, k):
             child = tree.children[b, node, k]
             if child == NO_NODE or tree.node_visits[b, child] == 0:
                 if pick == 0:
@@ -92,14 +109,18 @@ def puct_select(tree: Tree, b: int, node: int, data: PuctData, rng_state: np.nda
             first_play -= data.fpu_reduction
     best, best_score = -1, -np.inf
     for k in range(tree.children.shape[2]):
-        if not tree.valid[b, node, k]:
+        if not selectable(tree, b, node, k):
             continue
         child = tree.children[b, node, k]
         visits = 0
         q = first_play
         if child != NO_NODE and tree.node_visits[b, child] > 0:
             visits = tree.node_visits[b, child]
-            q = tree.discount[b, child] * tree.value_sum[b, child] / visits
+            q = child_q(tree, b, child)
+        else:
+            known = tree.slot_value[b, node, k]  # a move known to end the game: its exact value
+            if not np.isnan(known):
+                q = known
         # The tiny noise breaks ties between equal scores at random, as in mctx.
         score = q + exploration * tree.prior[b, node, k] / (1 + visits)
         score += 1e-7 * uniform_float(rng_state, b)
@@ -126,7 +147,8 @@ def completed_q_scores(
 ) -> np.ndarray:
     """sigma(completed Q) per slot (K,), and fill ``visits`` (K,) and ``logits`` (K,).
 
-    completed Q = q(a) where visited, else v_mix, with
+    completed Q = q(a) where visited (exact where proven), the exact value of a slot known to end
+    the game, else v_mix, with
     v_mix = (v_hat + sum_b N(b) / sum_{b: N(b)>0} pi(b) * sum_{b: N(b)>0} pi(b) q(b))
             / (1 + sum_b N(b));
     rescaled to [0, 1] by its min and max over the valid slots (mctx ``_rescale_qvalues``), then
@@ -152,7 +174,8 @@ def completed_q_scores(
     low, high = np.inf, -np.inf
     for k in range(num_slots):
         if visits[k] == 0:
-            q_values[k] = mixed_value
+            known = tree.slot_value[b, node, k]  # a proven slot's completed Q is its exact value
+            q_values[k] = mixed_value if np.isnan(known) else known
         if tree.valid[b, node, k]:
             low = min(low, q_values[k])
             high = max(high, q_values[k])
@@ -181,6 +204,8 @@ def gumbel_root_select(
     best = best_considered(tree, b, visits, logits, sigma, considered_visit)
     if best < 0:  # more simulations than the schedule planned: keep the best survivor busy
         best = best_considered(tree, b, visits, logits, sigma, visits.max())
+    if best < 0:  # the survivors are proven losses: any other move
+        best = best_considered(tree, b, visits, logits, sigma, -1)
     return best
 
 
@@ -193,11 +218,12 @@ def best_considered(
     sigma: np.ndarray,
     target_visits: int,
 ) -> int:
-    """Among the root's valid actions with ``target_visits`` visits, the one with the highest
-    g(a) + logits(a) + sigma(q(a)) (mctx ``score_considered``); -1 if there is none."""
+    """Among the root's selectable actions with ``target_visits`` visits (-1: any count), the
+    one with the highest g(a) + logits(a) + sigma(q(a)) (mctx ``score_considered``); -1 if there
+    is none."""
     best, best_score = -1, -np.inf
     for k in range(visits.shape[0]):
-        if tree.valid[b, 0, k] and visits[k] == target_visits:
+        if selectable(tree, b, 0, k) and (target_visits == -1 or visits[k] == target_visits):
             score = tree.root_noise[b, k] + logits[k] + sigma[k]
             if score > best_score:
                 best, best_score = k, score
@@ -216,7 +242,7 @@ def gumbel_interior_select(
     total_visits = visits.sum()
     best, best_score = -1, -np.inf
     for k in range(num_slots):
-        if tree.valid[b, node, k]:
+        if selectable(tree, b, node, k):
             score = policy[k] - visits[k] / (1.0 + total_visits)
             if score > best_score:
                 best, best_score = k, score
@@ -232,19 +258,32 @@ def improved_policy(scores: np.ndarray) -> np.ndarray:
 
 
 @numba.njit(cache=True)
-def gumbel_targets(tree: Tree, data: GumbelData) -> tuple[np.ndarray, np.ndarray]:
-    """Chosen root slots (B,) and improved policies pi' (B, K) for a finished batch."""
+def gumbel_targets(tree: Tree, data: GumbelData) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Chosen root slots (B,), improved policies pi' (B, K) and the root's ranking
+    g + logits + sigma (B, K) (-inf on invalid slots) for a finished batch."""
     batch, num_slots = tree.children.shape[0], tree.children.shape[2]
     chosen = np.zeros(batch, np.int64)
     policies = np.zeros((batch, num_slots), np.float64)
+    ranking = np.full((batch, num_slots), -np.inf)
     visits = np.zeros(num_slots, np.int32)
     logits = np.zeros(num_slots, np.float64)
     for b in range(batch):
         sigma = completed_q_scores(tree, b, 0, data, visits, logits)
         policies[b] = improved_policy(logits + sigma)
-        # The move played: the most visited survivor of Sequential Halving.
+        for k in range(num_slots):
+            if tree.valid[b, 0, k]:
+                ranking[b, k] = tree.root_noise[b, k] + logits[k] + sigma[k]
+        # The move played: the most visited survivor of Sequential Halving (not a proven loss
+        # while another move exists).
         chosen[b] = best_considered(tree, b, visits, logits, sigma, visits.max())
-    return chosen, policies
+        if chosen[b] < 0:
+            chosen[b] = best_considered(tree, b, visits, logits, sigma, -1)
+        if chosen[b] < 0:  # every move is a proven loss: the most visited, as without proofs
+            most, best_score = visits.max(), -np.inf
+            for k in range(num_slots):
+                if visits[k] == most and ranking[b, k] > best_score:
+                    chosen[b], best_score = k, ranking[b, k]
+    return chosen, policies, ranking
 
 
 def considered_visit_table(max_considered: int, num_simulations: int) -> np.ndarray:
@@ -286,18 +325,59 @@ def _visit_policy(
 
     For the first ``temperature_moves`` moves of a game (``move_numbers`` (B,) counts the searched
     moves already played; None means none of the moves are early, as in evaluation) the move is
-    drawn in proportion to the visit counts (AlphaZero's temperature 1), from the search's own
-    generator; afterwards it is the most visited one (ties: higher Q, as OpenSpiel).
+    drawn from the policy target (AlphaZero's temperature 1), from the search's own generator;
+    afterwards it is the most visited one (ties: higher Q, as OpenSpiel). Proven values have the
+    last word (:func:`respect_proven_values`).
     """
     visits, q_values, _ = root_statistics(tree)
     score = visits + 1e-3 * np.tanh(q_values)  # Q only breaks ties between equal counts
     score = np.where(tree.valid[:, 0], score, -np.inf)
     policy = visits / np.maximum(visits.sum(axis=1, keepdims=True), 1)
     chosen = score.argmax(axis=1)
+    proven = root_proven_values(tree)
+    policy = proven_policy(tree, proven, policy)
     if move_numbers is not None and temperature_moves > 0:
         for b in np.flatnonzero(np.asarray(move_numbers) < temperature_moves).tolist():
             chosen[b] = generators[b].choice(policy.shape[1], p=policy[b])
-    return chosen, policy
+    return respect_proven_values(tree, proven, chosen, score), policy
+
+
+def optimal_slots(tree: Tree, proven: np.ndarray, b: int) -> np.ndarray:
+    """The slots (K,) bool of a solved root ``b`` whose exact value is the root's."""
+    return tree.valid[b, 0] & np.isclose(proven[b], tree.solved_value[b, 0])
+
+
+def proven_policy(tree: Tree, proven: np.ndarray, policy: np.ndarray) -> np.ndarray:
+    """The policy target (B, K), with a solved root's target uniform over its optimal slots (the
+    search stops walking below a solved root, so its visits say little)."""
+    policy = policy.copy()
+    for b in np.flatnonzero(tree.solved[:, 0]).tolist():
+        optimal = optimal_slots(tree, proven, b)
+        policy[b] = optimal / optimal.sum()
+    return policy
+
+
+def respect_proven_values(
+    tree: Tree, proven: np.ndarray, chosen: np.ndarray, preference: np.ndarray
+) -> np.ndarray:
+    """The moves (B,) with proven values respected: at a solved root an optimal move (a proven
+    win when there is one); elsewhere never a proven loss when another move exists (as
+    OpenSpiel's MCTSBot with ``solve=True``). ``proven`` (B, K) holds the root's exact slot
+    values (NaN unknown); where the rule's choice must change, the replacement is the allowed
+    slot the rule ranks highest (``preference`` (B, K))."""
+    chosen = chosen.copy()
+    valid = tree.valid[:, 0]
+    losses = valid & (proven <= -PROVEN_WIN)
+    for b in range(len(chosen)):
+        if tree.solved[b, 0]:
+            allowed = optimal_slots(tree, proven, b)
+        elif losses[b].all(where=valid[b]):
+            continue  # every move loses: the rule's choice stands
+        else:
+            allowed = valid[b] & ~losses[b]
+        if not allowed[chosen[b]]:
+            chosen[b] = int(np.argmax(np.where(allowed, preference[b], -np.inf)))
+    return chosen
 
 
 def _check_temperature_moves(rule: str, temperature_moves: int) -> None:
@@ -306,7 +386,16 @@ def _check_temperature_moves(rule: str, temperature_moves: int) -> None:
 
 
 @dataclass(frozen=True)
-class Uct:
+class ProvenValues:
+    """What every tree rule shares: MCTS-Solver's proven values (:mod:`search.tree`) on, the
+    default, as OpenSpiel's MCTSBot has it; ``solve: false`` keeps the search of plain averages
+    for comparison."""
+
+    solve: bool = field(default=True, kw_only=True)
+
+
+@dataclass(frozen=True)
+class Uct(ProvenValues):
     """Classic MCTS selection with UCT; c = 2 as OpenSpiel's MCTSBot is configured."""
 
     exploration: float = 2.0
@@ -333,7 +422,7 @@ class Uct:
 
 
 @dataclass(frozen=True)
-class Puct:
+class Puct(ProvenValues):
     """AlphaZero PUCT with root Dirichlet noise P = (1 - eps) p + eps Dir(alpha)."""
 
     c_init: float = 1.25
@@ -384,7 +473,7 @@ class Puct:
 
 
 @dataclass(frozen=True)
-class Gumbel:
+class Gumbel(ProvenValues):
     """Gumbel AlphaZero: m considered actions, sigma(q) = (c_visit + max N) * c_scale * q.
 
     The move played is the survivor of Sequential Halving, a sample through the root's Gumbel
@@ -423,7 +512,11 @@ class Gumbel:
         move_numbers: np.ndarray | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
         _, _, data = self.kernels(num_simulations)
-        return gumbel_targets(tree, data)
+        chosen, policy, ranking = gumbel_targets(tree, data)
+        proven = root_proven_values(tree)
+        return respect_proven_values(tree, proven, chosen, ranking), proven_policy(
+            tree, proven, policy
+        )
 
 
 class SelectionRule(Protocol):
@@ -434,6 +527,9 @@ class SelectionRule(Protocol):
 
     @property
     def name(self) -> str: ...
+
+    @property
+    def solve(self) -> bool: ...
 
     def kernels(self, num_simulations: int) -> tuple[Any, Any, Any]: ...
 

@@ -7,8 +7,16 @@ nothing else about the domain; states live in a side table owned by the search l
 
 Values follow mctx: ``value_sum[b, n]`` is from the view of the player to move at node ``n``, and
 ``discount[b, n]`` maps that value into the view of ``n``'s parent (-1 in alternating zero-sum
-games, +1 when the same agent acts again, as in reasoning). :func:`backup` is the only place
-where that sign is applied.
+games, +1 when the same agent acts again, as in reasoning). :func:`parent_view` is the only place
+where that sign is applied; :func:`backup` uses it for values and proven values alike.
+
+Proven values (MCTS-Solver, Winands et al. 2008; OpenSpiel's ``MCTSBot(solve=True)``): a node is
+*solved* when its exact value is known: a terminal node; a node with a slot whose exact value for
+its mover is a win (``PROVEN_WIN``, the top of the value range); a node all of whose valid slots
+have exact values (its value is then their maximum). A slot's exact value comes from its solved
+child, or from the expander before the child exists (``slot_value``: a move that ends the game,
+or, at the root, a move after which the opponent wins at once). The search loop never walks
+below a solved node: reaching one backs up its exact value.
 """
 
 from __future__ import annotations
@@ -19,6 +27,7 @@ import numba
 import numpy as np
 
 NO_NODE = -1
+PROVEN_WIN = 1.0  # values lie in [-1, 1]: a proven 1 cannot be bettered
 
 
 class Tree(NamedTuple):
@@ -35,6 +44,11 @@ class Tree(NamedTuple):
     valid: np.ndarray  # (B, N, K) bool, which slots are actions at this node
     num_nodes: np.ndarray  # (B,) int32
     root_noise: np.ndarray  # (B, K) float32, e.g. the Gumbel draw of Gumbel AlphaZero
+    solved: np.ndarray  # (B, N) bool, the node's exact value is known
+    solved_value: np.ndarray  # (B, N) float32, that value, view of the player to move at the node
+    slot_value: (
+        np.ndarray
+    )  # (B, N, K) float32, exact value of a slot in the node's view; NaN unknown
 
 
 def allocate_tree(batch_size: int, num_nodes: int, num_slots: int) -> Tree:
@@ -52,6 +66,9 @@ def allocate_tree(batch_size: int, num_nodes: int, num_slots: int) -> Tree:
         valid=np.zeros(slot_shape, np.bool_),
         num_nodes=np.zeros(batch_size, np.int32),
         root_noise=np.zeros((batch_size, num_slots), np.float32),
+        solved=np.zeros(shape, np.bool_),
+        solved_value=np.zeros(shape, np.float32),
+        slot_value=np.full(slot_shape, np.nan, np.float32),
     )
 
 
@@ -69,6 +86,9 @@ def reset_tree(tree: Tree) -> None:
             tree.children[b, n, :] = NO_NODE
             tree.prior[b, n, :] = 0.0
             tree.valid[b, n, :] = False
+            tree.solved[b, n] = False
+            tree.solved_value[b, n] = 0.0
+            tree.slot_value[b, n, :] = np.nan
         tree.num_nodes[b] = 0
         tree.root_noise[b, :] = 0.0
 
@@ -84,8 +104,12 @@ def add_nodes(
     values: np.ndarray,  # (L,) float32, view of the player to move at the node
     terminal: np.ndarray,  # (L,) bool
     discounts: np.ndarray,  # (L,) float32
+    slot_values: np.ndarray,  # (L, K) float32, exact slot values in the node's view, NaN unknown
+    solve: bool,
 ) -> np.ndarray:
-    """Write L evaluated nodes into the tree; return their node indices (L,) int32."""
+    """Write L evaluated nodes into the tree; return their node indices (L,) int32. With
+    ``solve`` a terminal node is solved at its value, and a node is solved from its slots'
+    exact values where they decide it."""
     new_nodes = np.empty(searches.shape[0], np.int32)
     for i in range(searches.shape[0]):
         b = searches[i]
@@ -99,24 +123,74 @@ def add_nodes(
         tree.valid[b, n, :] = valid[i]
         if parents[i] != NO_NODE:
             tree.children[b, parents[i], slots[i]] = n
+        if solve:
+            tree.slot_value[b, n, :] = slot_values[i]
+            if terminal[i]:
+                tree.solved[b, n] = True
+                tree.solved_value[b, n] = values[i]
+            else:
+                try_solve(tree, b, n)
         new_nodes[i] = n
     return new_nodes
+
+
+@numba.njit(cache=True, inline="always")
+def parent_view(tree: Tree, b: int, node: int, value: float) -> float:
+    """A value in the view of ``node``'s mover, turned into the view of its parent's mover: the
+    one place where the zero-sum sign (the discount) is applied."""
+    return tree.discount[b, node] * value
+
+
+@numba.njit(cache=True)
+def proven_slot_value(tree: Tree, b: int, node: int, slot: int) -> float:
+    """The exact value of ``slot`` at ``node`` in the node's view, NaN where it is unknown."""
+    child = tree.children[b, node, slot]
+    if child != NO_NODE and tree.solved[b, child]:
+        return parent_view(tree, b, child, tree.solved_value[b, child])
+    return tree.slot_value[b, node, slot]
+
+
+@numba.njit(cache=True)
+def try_solve(tree: Tree, b: int, node: int) -> bool:
+    """Solve ``node`` if its slots decide it: one proven win for its mover, or exact values on
+    every valid slot (the node's value is their maximum). Returns whether it is solved."""
+    if tree.solved[b, node]:
+        return True
+    best, every_slot_known, any_slot = -np.inf, True, False
+    for k in range(tree.children.shape[2]):
+        if not tree.valid[b, node, k]:
+            continue
+        any_slot = True
+        value = proven_slot_value(tree, b, node, k)
+        if np.isnan(value):
+            every_slot_known = False
+        elif value > best:
+            best = value
+    if best >= PROVEN_WIN or (every_slot_known and any_slot):
+        tree.solved[b, node] = True
+        tree.solved_value[b, node] = best
+        return True
+    return False
 
 
 @numba.njit(cache=True)
 def backup(tree: Tree, leaves: np.ndarray, leaf_values: np.ndarray) -> None:
     """Add one visit of value ``leaf_values[b]`` along the path from ``leaves[b]`` to the root.
 
-    ``leaf_values[b]`` is from the view of the player to move at the leaf. The zero-sum sign flip
-    (a discount of -1) happens here and nowhere else.
+    ``leaf_values[b]`` is from the view of the player to move at the leaf; each step up turns it
+    into the parent's view (:func:`parent_view`). Proven values travel the same path: while the
+    node below was solved, its parent is solved too where its slots now decide it.
     """
     for b in range(leaves.shape[0]):
         node = leaves[b]
-        value = np.float64(leaf_values[b])
+        value = float(leaf_values[b])
+        solving = tree.solved[b, node]
         while node != NO_NODE:
             tree.value_sum[b, node] += value
             tree.node_visits[b, node] += 1
-            value *= tree.discount[b, node]
+            if solving and not tree.solved[b, node]:
+                solving = try_solve(tree, b, node)
+            value = parent_view(tree, b, node, value)
             node = tree.parent[b, node]
 
 
@@ -124,7 +198,8 @@ def backup(tree: Tree, leaves: np.ndarray, leaf_values: np.ndarray) -> None:
 def child_stats(tree: Tree, b: int, node: int, visits: np.ndarray, q_values: np.ndarray) -> None:
     """Fill per-slot visit counts (K,) and Q-values (K,) of ``node``, Q in the node's view.
 
-    Q(s, a) = discount(child) * mean value of the child; 0 where the child has no visits.
+    Q(s, a) = the child's mean value in the node's view (:func:`child_q`); 0 where the child has
+    no visits.
     """
     for k in range(visits.shape[0]):
         child = tree.children[b, node, k]
@@ -133,20 +208,41 @@ def child_stats(tree: Tree, b: int, node: int, visits: np.ndarray, q_values: np.
             q_values[k] = 0.0
         else:
             visits[k] = tree.node_visits[b, child]
-            q_values[k] = (
-                tree.discount[b, child] * tree.value_sum[b, child] / tree.node_visits[b, child]
-            )
+            q_values[k] = child_q(tree, b, child)
+
+
+@numba.njit(cache=True, inline="always")
+def child_q(tree: Tree, b: int, child: int) -> float:
+    """Q of a visited child in its parent's view: its exact value when solved, else its mean."""
+    if tree.solved[b, child]:
+        return parent_view(tree, b, child, tree.solved_value[b, child])
+    return parent_view(tree, b, child, tree.value_sum[b, child] / tree.node_visits[b, child])
 
 
 @numba.njit(cache=True)
 def root_statistics(tree: Tree) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Root visit counts (B, K) int32, Q-values (B, K) float64 and root values (B,) float64."""
+    """Root visit counts (B, K) int32, Q-values (B, K) float64 and root values (B,) float64
+    (a solved root's exact value)."""
     batch, slots = tree.children.shape[0], tree.children.shape[2]
     visits = np.zeros((batch, slots), np.int32)
     q_values = np.zeros((batch, slots), np.float64)
     root_values = np.zeros(batch, np.float64)
     for b in range(batch):
         child_stats(tree, b, 0, visits[b], q_values[b])
-        if tree.node_visits[b, 0] > 0:
+        if tree.solved[b, 0]:
+            root_values[b] = tree.solved_value[b, 0]
+        elif tree.node_visits[b, 0] > 0:
             root_values[b] = tree.value_sum[b, 0] / tree.node_visits[b, 0]
     return visits, q_values, root_values
+
+
+@numba.njit(cache=True)
+def root_proven_values(tree: Tree) -> np.ndarray:
+    """Exact values of the root's slots (B, K) float64 in the root's view; NaN where unknown."""
+    batch, slots = tree.children.shape[0], tree.children.shape[2]
+    values = np.full((batch, slots), np.nan)
+    for b in range(batch):
+        for k in range(slots):
+            if tree.valid[b, 0, k]:
+                values[b, k] = proven_slot_value(tree, b, 0, k)
+    return values

@@ -130,7 +130,7 @@ def test_hand_built_tree_backup():
         return add_nodes(
             tree, np.array([0]), np.array([parent], np.int32), np.array([slot], np.int32),
             one, valid, np.array([value], np.float32), np.array([False]),
-            np.array([-1.0], np.float32),
+            np.array([-1.0], np.float32), np.full((1, 2), np.nan, np.float32), True,
         )[0]  # fmt: skip
 
     root = add(NO_NODE, 0, 0.2)
@@ -177,7 +177,8 @@ def test_temperature_samples_early_moves_in_proportion_to_visits():
     bandit, roots = make_bandits(400, seed=4)
     roots = np.repeat(roots[:1], 400, axis=0)  # one bandit, 400 searches with their own seeds
     seeds = np.arange(400)
-    exploring = Search(bandit, Puct(temperature_moves=2), num_simulations=32)
+    # Without proven values: with them the root of a bandit is solved once every arm is seen.
+    exploring = Search(bandit, Puct(temperature_moves=2, solve=False), num_simulations=32)
     early = exploring.run(roots, seeds, move_numbers=np.ones(400, np.int64))
     late = exploring.run(roots, seeds, move_numbers=np.full(400, 2))
     evaluation = exploring.run(roots, seeds)  # no move numbers: the evaluation player
