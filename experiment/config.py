@@ -59,26 +59,6 @@ def load_config(
     return _build(schema, data, "", sources)
 
 
-def apply_overrides(config: T, overrides: Sequence[str]) -> T:
-    """A copy of ``config`` with dotted ``key=value`` overrides applied (see load_config)."""
-    sources = _Sources(type(config), fallback="config")
-    data = config_to_dict(config)
-    for text in overrides:
-        _apply_override(type(config), data, text, sources)
-    return _build(type(config), data, "", sources)
-
-
-def replace_path(config: T, key: str, value: Any) -> T:
-    """A copy of ``config`` with dotted ``key`` set to ``value``, checked like a file's value."""
-    where = f"replace_path('{key}')"
-    sources = _Sources(type(config), fallback=where)
-    _annotation_at(type(config), key, where)
-    data = config_to_dict(config)
-    _set_nested(data, key, _plain(value))
-    sources.set(key, where)
-    return _build(type(config), data, "", sources)
-
-
 def config_to_dict(config: Any) -> dict[str, Any]:
     """Plain YAML-ready data for a dataclass config: tuples become lists, paths strings."""
     if not dataclasses.is_dataclass(config) or isinstance(config, type):
@@ -86,10 +66,14 @@ def config_to_dict(config: Any) -> dict[str, Any]:
     return _plain(config)
 
 
+def config_to_yaml(config: Any) -> str:
+    """``config`` as YAML text that :func:`load_config` reads back to an equal object."""
+    return yaml.dump(config_to_dict(config), Dumper=_Dumper, sort_keys=False)
+
+
 def save_config(config: Any, path: str | Path) -> None:
-    """Write ``config`` as YAML that :func:`load_config` reads back to an equal object."""
-    text = yaml.dump(config_to_dict(config), Dumper=_Dumper, sort_keys=False)
-    Path(path).write_text(text)
+    """Write ``config`` as YAML (:func:`config_to_yaml`)."""
+    Path(path).write_text(config_to_yaml(config))
 
 
 # --- where values came from --------------------------------------------------------------------

@@ -1,13 +1,14 @@
 """A run directory, ``runs/<name>/``: what a run was (resolved config, code version, environment)
-and the folders its workflows write into::
+and the folders its workflows write into, each made by the first writer that needs it (a
+reasoning run has no replay, so it gets no ``replay/``)::
 
     runs/<name>/
       config.yaml     the resolved config (load_config reads it back to an equal object)
       meta.json       git commit + dirty flag, package versions, host, start time, command line
       tensorboard/    event files
-      checkpoints/    versioned checkpoints and their compute ledgers
-      replay/         replay buffer shards
-      arena/          match records
+      checkpoints/    versioned checkpoints and their compute ledgers (self-play training)
+      replay/         replay buffer shards (self-play training)
+      arena/          match records (self-play training)
 """
 
 from __future__ import annotations
@@ -34,7 +35,6 @@ T = TypeVar("T")
 
 CONFIG_FILE = "config.yaml"
 META_FILE = "meta.json"
-SUBDIRECTORIES = ("tensorboard", "checkpoints", "replay", "arena")
 VERSIONED_PACKAGES = ("torch", "numpy", "ray")
 SOURCE_ROOT = Path(__file__).resolve().parents[1]  # the tree holding experiment/, ponder/, ...
 
@@ -133,8 +133,6 @@ class RunDirectory:
             if path.exists():
                 _clear_for_overwrite(path, overwrite)
         path.mkdir(parents=True, exist_ok=True)
-        for subdirectory in SUBDIRECTORIES:
-            (path / subdirectory).mkdir(exist_ok=True)
         save_config(config, path / CONFIG_FILE)
         meta = environment(command_line)
         meta["config_schema"] = f"{type(config).__module__}.{type(config).__qualname__}"
@@ -223,8 +221,8 @@ def _clear_for_overwrite(path: Path, overwrite: bool) -> None:
     if not overwrite:
         what = "a run directory" if is_run else "a folder"
         raise RunDirectoryError(
-            f"'{path}' already exists ({what}); choose another run name, resume it, "
-            "or ask to overwrite it"
+            f"'{path}' already exists ({what}); continue it with `ponder resume {path}`, "
+            "start another with a new name (name=...), or replace it with --overwrite"
         )
     if path.is_dir() and not is_run and any(path.iterdir()):
         raise RunDirectoryError(

@@ -98,7 +98,8 @@ def square_symmetries(n: int) -> tuple[Symmetry, ...]:
 class Game(Protocol):
     """What the search core, self-play, the CLI and the gym adapters rely on."""
 
-    name: str
+    name: str  # OpenSpiel's name, for configs and records: "connect_four"
+    display_name: str  # for people, in headers and messages: "Connect Four", "Hex 7x7"
     num_actions: int
     state_size: int
     state_dtype: np.dtype
@@ -189,6 +190,7 @@ class KernelGame(ABC):
     """
 
     name: str
+    display_name: str
     num_actions: int
     state_size: int
     state_dtype: np.dtype

@@ -157,6 +157,7 @@ class ConnectFour(KernelGame):
 
     def __init__(self) -> None:
         self.name = "connect_four"
+        self.display_name = "Connect Four"
         self.num_actions = COLUMNS
         self.state_size = 3
         self.state_dtype = np.dtype(np.int64)

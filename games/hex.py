@@ -214,6 +214,7 @@ class Hex(KernelGame):
         n = int(board_size)
         self.board_size = n
         self.name = "hex"
+        self.display_name = f"Hex {n}x{n}"
         self.num_actions = n * n
         self.state_size = n * n + 2
         self.state_dtype = np.dtype(np.int8)

@@ -123,6 +123,7 @@ class TicTacToe(KernelGame):
 
     def __init__(self) -> None:
         self.name = "tic_tac_toe"
+        self.display_name = "tic-tac-toe"
         self.num_actions = NUM_CELLS
         self.state_size = 3
         self.state_dtype = np.dtype(np.int64)

@@ -2,7 +2,8 @@
 
 A user's mistake (an ``experiment.UserError``, e.g. a bad config key) prints one line,
 ``ponder: error: <message>``, and exits with status 2, as argparse does for bad arguments; any
-other exception is a bug and keeps its traceback.
+other exception is a bug and keeps its traceback. ``--print-config`` ends a command with
+status 0 once the config is printed.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from collections.abc import Callable, Sequence
 
 import ponder
 from experiment import UserError
-from ponder.commands import REGISTRY, Registry
+from ponder.commands import REGISTRY, ConfigPrinted, Registry
 
 EXIT_USER_ERROR = 2
 EXIT_INTERRUPTED = 130
@@ -25,8 +26,10 @@ DESCRIPTION = (
     "search over games and reasoning steps, arenas and compute trade-off sweeps."
 )
 EPILOG = (
-    "Run `ponder <command> --help` for a command's options. Config values are changed with\n"
-    "dotted key=value arguments after the YAML recipe, e.g. learner.lr=1e-3 game.board_size=7."
+    "Run `ponder <command> --help` for a command's options. `ponder configs` lists the shipped\n"
+    "recipes; a command runs one by name (`ponder train connect4`) or a YAML file by its path.\n"
+    "Dotted key=value arguments after the recipe change its values (each command's --help has\n"
+    "examples), and --print-config prints the resolved config and exits."
 )
 
 
@@ -101,6 +104,8 @@ def _parse_intermixed(parser: argparse.ArgumentParser, arguments: list[str]) -> 
 def _run(run: Callable[[argparse.Namespace], int], args: argparse.Namespace) -> int:
     try:
         status = run(args)
+    except ConfigPrinted:
+        return 0
     except UserError as error:
         print(f"ponder: error: {error}", file=sys.stderr)
         return EXIT_USER_ERROR

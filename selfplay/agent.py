@@ -34,7 +34,10 @@ def load_net_bot(game: Game, checkpoint: str, simulations: int) -> SearchBot:
     config = checkpoint_config(checkpoint)
     trained = config.game.make()
     if trained != game:
-        raise UserError(f"checkpoint '{checkpoint}' was trained on {trained!r}, not on {game!r}")
+        raise UserError(
+            f"checkpoint '{checkpoint}' was trained on {trained.display_name}, "
+            f"not on {game.display_name}"
+        )
     network = build_network(config.network, game.observation_shape, game.num_actions)
     evaluator = Evaluator(network, "cpu", num_threads=1)
     loaded = load_checkpoint(stem, load_optimizer=False)

@@ -474,10 +474,15 @@ def _clock(seconds: float) -> str:
     return f"{hours:02d}:{minutes:02d}:{seconds:02d}"
 
 
-def start_run(config: TrainConfig, command_line: Sequence[str] | None = None) -> RunDirectory:
-    """A new run directory for ``config`` (resolved config and code version recorded)."""
+def start_run(
+    config: TrainConfig, command_line: Sequence[str] | None = None, *, overwrite: bool = False
+) -> RunDirectory:
+    """A new run directory for ``config`` (resolved config and code version recorded);
+    ``overwrite`` replaces an earlier run of the same name."""
     root = Path(config.runs_root).resolve()
-    return RunDirectory.create(root, config.name, config, command_line=command_line)
+    return RunDirectory.create(
+        root, config.name, config, overwrite=overwrite, command_line=command_line
+    )
 
 
 def resume_config(run: RunDirectory, overrides: Sequence[str] = ()) -> TrainConfig:

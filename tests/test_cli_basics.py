@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import argparse
+import io
 import subprocess
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+import yaml
 
 import ponder
 from experiment import UserError
-from experiment.config import ConfigError
-from ponder.cli import main
+from experiment.config import ConfigError, load_config
+from experiment.run import RunDirectory
+from ponder.cli import build_parser, main
 from ponder.commands import (
     REGISTRY,
     Command,
@@ -21,8 +24,11 @@ from ponder.commands import (
     add_config_arguments,
     config_from_arguments,
 )
+from search.config import PlayConfig
+from selfplay.config import TrainConfig
 
 REPOSITORY = Path(__file__).resolve().parents[1]
+REGISTRY_COMMANDS = {command.name: command for command in REGISTRY.commands()}
 
 
 @dataclass(frozen=True)
@@ -38,7 +44,7 @@ class GreetConfig:
 
 def greet_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--name", default="world", help="who to greet")
-    add_config_arguments(parser)
+    add_config_arguments(parser, example="greet.times=2")
 
 
 def greet(args: argparse.Namespace) -> int:
@@ -99,7 +105,7 @@ def test_bad_override_is_one_line_on_stderr_with_exit_2(capsys, greet_yaml):
 
 def test_override_given_where_the_config_file_belongs(capsys):
     assert main(["greet", "greet.times=3"], registry_with(GREET)) == 2
-    assert "expected a YAML config file before the overrides" in capsys.readouterr().err
+    assert "expected a recipe before the overrides" in capsys.readouterr().err
 
 
 def test_user_errors_from_a_command_print_one_line(capsys):
@@ -199,3 +205,84 @@ def test_python_dash_m_ponder(tmp_path):
 
 def test_config_error_type_is_what_the_cli_treats_as_a_user_error():
     assert issubclass(ConfigError, UserError)
+
+
+def test_print_config_prints_the_resolved_config_and_runs_nothing(capsys, greet_yaml):
+    arguments = ["greet", str(greet_yaml), "greet.times=5", "--print-config"]
+    assert main(arguments, registry_with(GREET)) == 0
+    printed = capsys.readouterr().out
+    assert "hello" not in printed and "hi, world" not in printed  # the command did not run
+    assert yaml.safe_load(printed) == {"greeting": "hi", "greet": {"times": 5}}
+
+
+def test_train_print_config_exits_before_making_a_run_directory(capsys, monkeypatch, tmp_path):
+    monkeypatch.chdir(tmp_path)  # outside the repository: the recipe is found by name
+    arguments = ["train", "tictactoe-smoke", "learner.lr=0.01", "--name", "x", "--print-config"]
+    assert main([*arguments, f"runs_root={tmp_path / 'runs'}"]) == 0
+    printed = capsys.readouterr().out
+    saved = tmp_path / "printed.yaml"
+    saved.write_text(printed)
+    config = load_config(TrainConfig, saved)
+    assert (config.name, config.learner.lr, config.game.name) == ("x", 0.01, "tic_tac_toe")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["printed.yaml"]
+
+
+def test_demo_runs_into_its_recipes_name(capsys, tmp_path):
+    assert main(["demo", "--print-config", "--runs-root", str(tmp_path), "--minutes", "1"]) == 0
+    config = yaml.safe_load(capsys.readouterr().out)
+    assert (config["name"], config["runs_root"], config["budget"]["minutes"]) == (
+        "demo",
+        str(tmp_path),
+        1.0,
+    )
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    ("command", "recipe", "right"), [("train", "countdown", "reason"), ("reason", "hex5", "train")]
+)
+def test_a_recipe_given_to_the_wrong_command_names_the_right_one(capsys, command, recipe, right):
+    assert main([command, recipe]) == 2
+    assert capsys.readouterr().err == (
+        f"ponder: error: {recipe} is a recipe for `ponder {right}`, not for `ponder {command}`: "
+        f"run `ponder {right} {recipe}`\n"
+    )
+
+
+def test_train_on_an_existing_run_says_how_to_resume_rename_or_overwrite(capsys, tmp_path):
+    RunDirectory.create(tmp_path, "taken", load_config(TrainConfig))
+    assert main(["train", "tictactoe-smoke", f"runs_root={tmp_path}", "--name", "taken"]) == 2
+    error = capsys.readouterr().err
+    assert f"`ponder resume {tmp_path / 'taken'}`" in error
+    assert "name=" in error and "--overwrite" in error
+
+
+def _override_example(command_parser: argparse.ArgumentParser) -> list[str]:
+    (action,) = [action for action in command_parser._actions if action.dest == "overrides"]
+    assert action.help is not None
+    return action.help.split("e.g. ", 1)[1].split()
+
+
+def test_each_commands_override_example_applies_to_that_command():
+    _, command_parsers = build_parser(REGISTRY)
+    schemas = {c.name: c.schema() for c in REGISTRY.commands() if c.recipe_schema}
+    schemas["play"] = PlayConfig
+    for name, schema in schemas.items():
+        load_config(schema, None, _override_example(command_parsers[name]))  # no ConfigError
+
+
+def test_serve_lm_help_names_the_policy_key_that_exists(capsys):
+    assert main(["serve-lm", "--help"]) == 0
+    help_text = capsys.readouterr().out
+    override = "policy.spec=http://127.0.0.1:PORT/v1"
+    assert override in help_text and "--policy" not in help_text
+    schema = REGISTRY_COMMANDS["reason"].schema()
+    assert schema is not None
+    config = load_config(schema, None, [override.replace("PORT", "8000")])
+    assert config.policy.spec == "http://127.0.0.1:8000/v1"
+
+
+def test_play_header_names_the_game_for_people(capsys, monkeypatch):
+    monkeypatch.setattr(sys, "stdin", io.StringIO("quit\n"))
+    assert main(["play", "--game", "hex", "game.board_size=5", "--sims", "2"]) == 0
+    assert capsys.readouterr().out.startswith("Hex 5x5: you move first;")

@@ -11,7 +11,7 @@ found by listing the package, so adding a command edits no other file::
 
     def add_arguments(parser: argparse.ArgumentParser) -> None:
         parser.add_argument("--bot", choices=("mcts", "net"), default="mcts")
-        add_config_arguments(parser, config_file=False)  # `game.board_size=7` style overrides
+        add_config_arguments(parser, example="game.board_size=7", config_file=False)
 
 
     def run(args: argparse.Namespace) -> int:
@@ -33,19 +33,27 @@ import only the standard library and ``ponder.commands`` (``ponder --help`` impo
 must not pay for torch, Ray or numba); a user's mistake is raised as
 ``experiment.UserError`` (``ConfigError`` is one), which the command line prints as one line
 with exit status 2.
+
+A command that builds a config does it with :func:`config_from_arguments`, which also answers
+``--print-config`` (added by :func:`add_config_arguments`): it prints the resolved config and
+raises :class:`ConfigPrinted`, which the command line turns into exit status 0, so the command
+stops before it makes any directory or process. A command that builds its config another way
+(``ponder resume`` reads it from the run) calls :func:`print_config_if_asked` itself.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import importlib
 import pkgutil
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
-from experiment.config import ConfigError, load_config
+from experiment.config import ConfigError, config_to_yaml, load_config
+from ponder import recipes
 
 T = TypeVar("T")
 
@@ -56,6 +64,9 @@ class Command:
 
     ``run`` returns the exit status (0 on success). ``order`` sorts ``ponder --help`` (smaller
     first, ties by name); ``description`` is the longer text of ``ponder <name> --help``.
+    ``recipe_schema`` ("module:Class", imported only when needed) is the config of a command
+    that runs YAML recipes: ``ponder configs`` and a recipe given to the wrong command use it to
+    name the command a recipe is for.
     """
 
     name: str
@@ -64,6 +75,14 @@ class Command:
     run: Callable[[argparse.Namespace], int]
     description: str | None = None
     order: int = 100
+    recipe_schema: str | None = None
+
+    def schema(self) -> type | None:
+        """The ``recipe_schema`` class, imported now; None for a command without recipes."""
+        if self.recipe_schema is None:
+            return None
+        module, _, name = self.recipe_schema.partition(":")
+        return getattr(importlib.import_module(module), name)
 
 
 class Registry:
@@ -113,22 +132,96 @@ def discover(package: str) -> list[Command]:
 REGISTRY = Registry(packages=(__name__,))
 
 
-def add_config_arguments(parser: argparse.ArgumentParser, *, config_file: bool = True) -> None:
-    """Add the positional YAML recipe (unless ``config_file`` is False) and ``key=value``
-    overrides; options may come before, between or after them."""
+class ConfigPrinted(Exception):
+    """``--print-config`` printed the resolved config; the command line exits with status 0."""
+
+
+def add_config_arguments(
+    parser: argparse.ArgumentParser, *, example: str, config_file: bool = True
+) -> None:
+    """Add the positional recipe (unless ``config_file`` is False), ``key=value`` overrides
+    (``example``: overrides that apply to this command, shown in its help) and
+    ``--print-config``; options may come before, between or after them."""
     if config_file:
-        parser.add_argument("config", metavar="CONFIG.yaml", help="YAML recipe, e.g. configs/...")
+        parser.add_argument(
+            "config",
+            metavar="RECIPE",
+            help="a shipped recipe's name (`ponder configs` lists them) or a YAML file's path",
+        )
     parser.add_argument(
-        "overrides",
-        nargs="*",
-        metavar="key=value",
-        help="dotted config overrides, e.g. learner.lr=1e-3 game.board_size=7",
+        "overrides", nargs="*", metavar="key=value", help=f"dotted config overrides, e.g. {example}"
+    )
+    add_print_config_argument(parser)
+
+
+def add_print_config_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--print-config",
+        action="store_true",
+        help="print the resolved config (recipe and overrides) as YAML and exit",
     )
 
 
 def config_from_arguments(schema: type[T], args: argparse.Namespace) -> T:
-    """``schema`` loaded from ``args.config`` (when present) and ``args.overrides``."""
-    config_path = getattr(args, "config", None)
-    if config_path is not None and "=" in config_path and not Path(config_path).exists():
-        raise ConfigError(f"expected a YAML config file before the overrides, got {config_path!r}")
-    return load_config(schema, config_path, args.overrides)
+    """``schema`` loaded from the recipe ``args.config`` (when present, a name or a path) and
+    ``args.overrides``; with ``--print-config``, printed (see :func:`print_config_if_asked`)."""
+    config_path = None
+    if getattr(args, "config", None) is not None:
+        if "=" in args.config and not Path(args.config).exists():
+            raise ConfigError(f"expected a recipe before the overrides, got {args.config!r}")
+        config_path = recipes.resolve(args.config)
+    try:
+        config = load_config(schema, config_path, args.overrides)
+    except ConfigError:
+        if config_path is not None:
+            _refuse_a_recipe_of_another_command(schema, config_path, args)
+        raise
+    print_config_if_asked(config, args)
+    return config
+
+
+def print_config_if_asked(config: Any, args: argparse.Namespace) -> None:
+    """With ``--print-config``: print ``config`` as YAML and raise :class:`ConfigPrinted`."""
+    if getattr(args, "print_config", False):
+        print(config_to_yaml(config), end="", flush=True)
+        raise ConfigPrinted
+
+
+def recipe_commands(path: Path, registry: Registry = REGISTRY) -> list[str]:
+    """The commands whose recipe schema has every top-level key of the YAML file ``path``."""
+    keys = _top_level_keys(path)
+    if keys is None:
+        return []
+    found = []
+    for command in registry.commands():
+        schema = command.schema()
+        if schema is not None and _has_sections(schema, keys):
+            found.append(command.name)
+    return found
+
+
+def _has_sections(schema: type, keys: set[str]) -> bool:
+    return keys <= {schema_field.name for schema_field in dataclasses.fields(schema)}
+
+
+def _top_level_keys(path: Path) -> set[str] | None:
+    import yaml
+
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError):
+        return None
+    return {str(key) for key in data} if isinstance(data, dict) else None
+
+
+def _refuse_a_recipe_of_another_command(schema: type, path: Path, args: argparse.Namespace) -> None:
+    # `ponder train countdown` would otherwise only say "unknown key 'run'".
+    keys = _top_level_keys(path)
+    if keys is None or _has_sections(schema, keys):
+        return  # the file's sections are this command's: the error is in a value
+    others = [name for name in recipe_commands(path) if name != getattr(args, "command", None)]
+    if others:
+        raise ConfigError(
+            f"{args.config} is a recipe for `ponder {others[0]}`, not for "
+            f"`ponder {getattr(args, 'command', '?')}`: run `ponder {others[0]} {args.config}`"
+        ) from None

@@ -4,15 +4,20 @@ from __future__ import annotations
 
 import argparse
 
-from ponder.commands import Command
+from ponder.commands import Command, add_print_config_argument, config_from_arguments
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--sims", type=int, default=1000, help="simulations per move of the bots")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--minutes", type=float, default=3.0, help="self-play training time")
-    parser.add_argument("--config", default="configs/demo.yaml", help="the training recipe")
-    parser.add_argument("--runs-root", default="runs", help="where the demo run goes")
+    parser.add_argument(
+        "--config", default="demo", help="the training recipe: a name or a YAML file (demo)"
+    )
+    parser.add_argument(
+        "--runs-root", default="runs", help="where the run goes, RUNS_ROOT/<the recipe's name>"
+    )
+    add_print_config_argument(parser)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -20,7 +25,6 @@ def run(args: argparse.Namespace) -> int:
     import time
 
     from experiment.stats import score_interval
-    from games import make_game
     from search.analysis import analyze
     from search.play import mcts_bot, play_games, score_of
     from selfplay.actors import make_evaluator
@@ -29,9 +33,11 @@ def run(args: argparse.Namespace) -> int:
     from selfplay.config import TrainConfig
     from selfplay.train import start_run, train
 
-    game = make_game("connect_four")
+    args.overrides = [f"budget.minutes={args.minutes}", f"runs_root={args.runs_root}"]
+    config = config_from_arguments(TrainConfig, args)  # first: --print-config stops here
+    game = config.game.make()
     strong, weak = mcts_bot(game, args.sims), mcts_bot(game, max(args.sims // 20, 2))
-    print(f"== 1. Connect Four: classic MCTS with {args.sims} simulations vs {weak.name} ==")
+    print(f"== 1. {game.display_name}: classic MCTS, {args.sims} simulations vs {weak.name} ==")
     start = time.perf_counter()
     record = play_games(game, (strong, weak), num_games=1, seed=args.seed)[0]
     state = game.initial_state()
@@ -42,17 +48,17 @@ def run(args: argparse.Namespace) -> int:
     winner = {1.0: record.players[0], -1.0: record.players[1]}.get(record.returns[0], "nobody")
     print(f"moves {moves}: {winner} wins ({time.perf_counter() - start:.1f} s)\n")
 
-    request = {"id": "demo", "game": "connect_four", "moves": moves[:6], "sims": 4 * args.sims}
+    opening = "".join(game.action_to_text(move) for move in record.moves[:6])
+    request = {"id": "demo", "game": game.name, **game.params, "moves": opening}
+    request["sims"] = 4 * args.sims
     print(f"== 2. ponder analyze: {json.dumps(request)} ==")
     print(json.dumps(analyze(request)), flush=True)
 
-    from experiment.config import load_config
-
     print(f"\n== 3. ponder train {args.config} budget.minutes={args.minutes} (Ray, CPU) ==")
-    overrides = [f"budget.minutes={args.minutes}", f"runs_root={args.runs_root}", "name=null"]
-    config = load_config(TrainConfig, args.config, overrides)
-    run_directory = start_run(config, command_line=["ponder", "demo"])
-    print(f"TensorBoard: tensorboard --logdir {run_directory.path.parent}", flush=True)
+    # Each demo replaces the previous demo's run (never a folder that is not a run).
+    run_directory = start_run(config, command_line=["ponder", "demo"], overwrite=True)
+    print(f"run directory: {run_directory.path}")
+    print(f"TensorBoard:   tensorboard --logdir {run_directory.path.parent}", flush=True)
     progress = train(config, run_directory)
 
     print(f"\n== 4. arena: the trained net (step {progress.step}) vs its untrained self ==")
@@ -67,13 +73,20 @@ def run(args: argparse.Namespace) -> int:
         f"balanced): {wins} wins, {draws} draws, {losses} losses; score {score:.0%} "
         f"(95% interval {low:.0%}-{high:.0%})"
     )
-    print(f"TensorBoard: tensorboard --logdir {run_directory.path.parent}")
+    print(f"run directory: {run_directory.path}")
+    print(f"TensorBoard:   tensorboard --logdir {run_directory.path.parent}")
     return 0
 
 
 COMMAND = Command(
     name="demo",
     help="show the main jobs end to end on the CPU in a few minutes",
+    description=(
+        "Play a game between classic MCTS bots, answer an analysis request, train a net by\n"
+        "self-play through Ray from the demo recipe for --minutes, then play the trained net\n"
+        "against its untrained self. The run goes to RUNS_ROOT/demo (the recipe's name),\n"
+        "replacing the previous demo's run."
+    ),
     add_arguments=add_arguments,
     run=run,
     order=90,

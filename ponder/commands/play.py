@@ -14,7 +14,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--checkpoint", help="run directory or checkpoint file (implies --bot net)")
     parser.add_argument("--human", choices=("first", "second"), help="your colour (default first)")
     parser.add_argument("--seed", type=int, help="seed of the bot's search")
-    add_config_arguments(parser, config_file=False)
+    add_config_arguments(parser, example="game.board_size=7 seed=3", config_file=False)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -36,7 +36,10 @@ def run(args: argparse.Namespace) -> int:
     game = config.game.make()
     bot = make_bot(game, config.simulations, config.checkpoint)
     human = 0 if config.human == "first" else 1
-    print(f"{game!r}: you move {config.human}; the bot searches {config.simulations} simulations")
+    print(
+        f"{game.display_name}: you move {config.human}; "
+        f"the bot searches {config.simulations} simulations"
+    )
     play_against(game, bot, human, sys.stdin, sys.stdout, seed=config.seed)
     return 0
 

@@ -14,7 +14,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="start the run afresh, deleting runs/<run.name> (default: resume it)",
     )
-    add_config_arguments(parser)
+    add_config_arguments(parser, example="evaluation.problems=50 policy.training.steps=2000")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -37,9 +37,12 @@ COMMAND = Command(
         "then evaluate greedy, best-of-N (majority, ORM/PRM-weighted, argmax, oracle), beam\n"
         "search and MCTS (PUCT, Gumbel) at every budget on the test split. Writes results.csv,\n"
         "accuracy_vs_compute.png, coverage and verifier-error tables into runs/<run.name>/.\n"
-        "Running the same command again resumes: finished phases are reused."
+        "Running the same command again resumes: finished phases are reused. The recipe is a\n"
+        "name (countdown, countdown-smoke) or a YAML file; policy.spec=http://HOST:PORT/v1 uses\n"
+        "an OpenAI-compatible server (`ponder serve-lm`) as the policy instead of training one."
     ),
     add_arguments=add_arguments,
     run=run,
     order=40,
+    recipe_schema="reasoning.pipeline.config:ReasonConfig",
 )

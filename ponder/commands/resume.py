@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from ponder.commands import Command
+from ponder.commands import Command, add_print_config_argument, print_config_if_asked
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -13,6 +13,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "overrides", nargs="*", metavar="key=value", help="changes, e.g. budget.minutes=60"
     )
     parser.add_argument("--address", help="join a Ray cluster: 'auto' or ray://host:port")
+    add_print_config_argument(parser)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -25,6 +26,7 @@ def run(args: argparse.Namespace) -> int:
     run_directory = RunDirectory.open(args.run)
     overrides = [*args.overrides, *([f"ray.address={args.address}"] if args.address else [])]
     config = resume_config(run_directory, overrides)
+    print_config_if_asked(config, args)
     run_directory.record_resume(sys.argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     progress = train(config, run_directory, resume=True)

@@ -73,8 +73,9 @@ COMMAND = Command(
     help="serve ponder's tiny LM behind an OpenAI-compatible HTTP API",
     description=(
         "Serve a trained tiny GPT at http://HOST:PORT/v1 (POST /v1/completions with prompt,\n"
-        "max_tokens, temperature, n, stop, logprobs, seed; GET /v1/models). Use it as a policy\n"
-        "with --policy http://127.0.0.1:PORT/v1, or from any OpenAI-compatible client."
+        "max_tokens, temperature, n, stop, logprobs, seed; GET /v1/models). Use it as the policy\n"
+        "of `ponder reason RECIPE policy.spec=http://127.0.0.1:PORT/v1`, or from any\n"
+        "OpenAI-compatible client."
     ),
     add_arguments=add_arguments,
     run=run,
