@@ -24,7 +24,7 @@ from ponder.commands import (
     add_config_arguments,
     config_from_arguments,
 )
-from search.config import PlayConfig
+from ponder.commands._bots import PlayConfig
 from selfplay.config import TrainConfig
 
 REPOSITORY = Path(__file__).resolve().parents[1]

@@ -78,7 +78,7 @@ def run(args: argparse.Namespace) -> int:
     if bots[0].name == bots[1].name:
         bots[1].name += "_b"  # score_of tells the players apart by name
     name = bots[0].name
-    print(f"{name} vs {bots[1].name} on {game!r}: {args.games} games", flush=True)
+    print(f"{name} vs {bots[1].name} on {game.display_name}: {args.games} games", flush=True)
     records, start = [], time.perf_counter()
     for first in range(0, args.games, args.batch):
         count = min(args.batch, args.games - first)
