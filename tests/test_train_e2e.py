@@ -234,6 +234,10 @@ def test_inference_server_mode_trains(tmp_path):
     assert main(["train", SMOKE, f"runs_root={tmp_path}", "--name", "server", *overrides]) == 0
     info = read_info(tmp_path / "server")
     assert info.step >= 10 and info.ledger.selfplay_flops > 0
+    # Rows per forward, logged: each request carries the leaves of a worker's 16 games at once.
+    tag = "selfplay/server_mean_batch"
+    batches = [event.value for event in scalars(tmp_path / "server").Scalars(tag)]
+    assert batches and batches[-1] > 1
 
 
 def test_unplaceable_actors_fail_with_the_settings_named(tmp_path, capsys):
