@@ -49,7 +49,8 @@ class CheckpointInfo:
     """What a checkpoint's JSON records besides its files.
 
     ``version`` is the learner's published weights version; ``keep`` marks a snapshot that
-    :func:`prune_checkpoints` never deletes (e.g. one at every doubling of train FLOPs);
+    :func:`prune_checkpoints` never deletes (a run's step 0 and its snapshots at every doubling
+    of train FLOPs);
     ``counters`` holds any further JSON-ready values a run wants back on resume."""
 
     step: int
@@ -225,17 +226,17 @@ def load_checkpoint(
 
 
 def prune_checkpoints(directory: str | Path, keep_last: int) -> list[Path]:
-    """Delete all but the newest ``keep_last`` checkpoints, sparing those marked ``keep``;
-    return the stems removed. The JSON goes first, so an interrupted prune leaves no half
-    checkpoint that looks committed."""
+    """Delete the regular checkpoints (those not marked ``keep``) older than the newest
+    ``keep_last`` of them; return the stems removed. Snapshots marked ``keep`` are neither
+    counted nor deleted, and the newest checkpoint (the one a resume reads) always stays. The
+    JSON goes first, so an interrupted prune leaves no half checkpoint that looks committed."""
     if keep_last < 1:
         raise ValueError(
             f"keep_last must be >= 1 (the latest is needed to resume), got {keep_last}"
         )
+    regular = [stem for stem in list_checkpoints(directory) if not read_info(stem).keep]
     removed = []
-    for stem in list_checkpoints(directory)[:-keep_last]:
-        if read_info(stem).keep:
-            continue
+    for stem in regular[:-keep_last]:
         for suffix in _SUFFIXES:
             stem.with_name(stem.name + suffix).unlink(missing_ok=True)
         removed.append(stem)

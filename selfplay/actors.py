@@ -1,27 +1,32 @@
 """The processes of a training run, one role each, as plain classes.
 
 :func:`selfplay.train.train` wraps them with ``ray.remote`` at launch; each builds its own net
-(nets are not shipped, only state dicts) and limits torch to the threads it was given.
+(nets are not shipped, only state dicts) and limits torch to the threads it was given. What a
+call reports back to the driver is a frozen record (:class:`PlayReport`, :class:`TrainReport`,
+...), so the driver reads named fields, not dictionary keys.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import psutil
+import torch
 
-from experiment.checkpoint import CheckpointInfo, load_checkpoint
+from experiment.checkpoint import CheckpointInfo, load_checkpoint, prune_checkpoints
+from experiment.seeds import stream_seed
 from search.expanders import PolicyValueFn
 from selfplay.arena import Arena
 from selfplay.config import TrainConfig
-from selfplay.inference import Evaluator, InferenceServer
+from selfplay.inference import Evaluator, InferenceServer, ServerStats
 from selfplay.learner import Learner
-from selfplay.network import build_network, set_torch_threads
+from selfplay.network import PolicyValueNet, build_network, set_torch_threads
 from selfplay.replay import GameRecord, ReplayBuffer
 from selfplay.worker import SelfPlayWorker
 
@@ -46,6 +51,14 @@ def actor_device(device: str) -> str:
     return "cuda" if reserved and device.startswith("cuda") else device
 
 
+def initial_network(config: TrainConfig) -> PolicyValueNet:
+    """The run's net before any update (checkpoint step 0): its weights are drawn from the run
+    seed's ``network`` stream, so runs with the same seed start from byte-identical weights."""
+    game = config.game.make()
+    generator = torch.Generator().manual_seed(stream_seed(config.seed, "network"))
+    return build_network(config.network, game.observation_shape, game.num_actions, generator)
+
+
 def make_evaluator(
     config: TrainConfig,
     device: str = "cpu",
@@ -55,22 +68,33 @@ def make_evaluator(
 ) -> Evaluator:
     """An evaluator of the run's net; ``full_precision`` ignores ``inference.precision`` and
     ``channels_last`` (the arena measures the net in float32, whatever self-play uses)."""
-    game = config.game.make()
-    network = build_network(config.network, game.observation_shape, game.num_actions)
+    network = initial_network(config)
     inference = config.inference
     if full_precision:
         return Evaluator(network, device, "float32", False, threads)
     return Evaluator(network, device, inference.precision, inference.channels_last, threads)
 
 
-class ReplayProcess:
-    """The replay buffer of a run: every game added is persisted to the run's shards."""
+@dataclass(frozen=True)
+class ReplayState:
+    """The replay actor's counters: run-wide games and positions, the window's positions."""
 
-    def __init__(self, config: TrainConfig, directory: str, resume: bool):
+    games: int
+    positions: int
+    window: int
+    rss_gb: float
+
+
+class ReplayProcess:
+    """The replay buffer of a run: every game added is persisted to the run's shards.
+    ``session`` (0 for a new run, 1 after the first resume, ...) picks the sampling stream."""
+
+    def __init__(self, config: TrainConfig, directory: str, resume: bool, session: int = 0):
         game = config.game.make()
         options: dict[str, Any] = {
             "symmetries": game.symmetries,
             "games_per_shard": config.replay.shard_games,
+            "prune_shards": config.replay.prune_shards,
         }
         if resume:
             self.buffer = ReplayBuffer.load(
@@ -82,17 +106,43 @@ class ReplayProcess:
                 config.replay.capacity, game.observation_shape, game.num_actions,
                 directory=directory, **options,
             )  # fmt: skip
-        self.rng = np.random.default_rng([config.seed, 0x5EB])
+        self.rng = np.random.default_rng(stream_seed(config.seed, "replay", session))
 
-    def add_games(self, records: list[GameRecord]) -> dict[str, int]:
+    def add_games(self, records: list[GameRecord]) -> None:
         self.buffer.add_games(records)
-        return self.buffer.state_dict()
 
     def sample(self, batch_size: int):  # noqa: ANN201 - a selfplay.replay.Batch
         return self.buffer.sample(batch_size, self.rng)
 
-    def state(self) -> dict[str, Any]:
-        return {**self.buffer.state_dict(), "rss_gb": rss_gb()}
+    def state(self) -> ReplayState:
+        counters = self.buffer.state_dict()
+        return ReplayState(
+            games=counters["games"],
+            positions=counters["positions"],
+            window=counters["window"],
+            rss_gb=rss_gb(),
+        )
+
+
+@dataclass(frozen=True)
+class LearnerState:
+    """The learner's counters, as the driver logs and checkpoints them."""
+
+    step: int  # updates done
+    learner_flops: int
+    samples_per_position: float  # training samples per generated position so far
+    rss_gb: float
+
+
+@dataclass(frozen=True)
+class TrainReport:
+    """What one :meth:`LearnerProcess.train` call did: ``steps`` updates (0 when none were
+    owed), the mean of each TensorBoard scalar over them (``loss/...``, ``learner/lr``; empty
+    without updates), and the learner's counters after them."""
+
+    steps: int
+    scalars: Mapping[str, float]
+    state: LearnerState
 
 
 class LearnerProcess:
@@ -100,18 +150,17 @@ class LearnerProcess:
 
     def __init__(self, config: TrainConfig, threads: int, checkpoint: str | None):
         set_torch_threads(threads)
-        game = config.game.make()
-        network = build_network(config.network, game.observation_shape, game.num_actions)
+        network = initial_network(config)  # what a new run trains from and saves as step 0
         learner_config = dataclasses.replace(
             config.learner, device=actor_device(config.learner.device)
         )
         self.learner = Learner(network, learner_config)
+        self.keep_last = config.checkpoint_keep_last
         if checkpoint is not None:
             self.learner.restore(load_checkpoint(checkpoint, map_location=self.learner.device))
 
-    def train(self, replay: Any, positions_generated: int, max_steps: int) -> dict[str, Any]:
-        """Run the updates owed for ``positions_generated`` (at most ``max_steps``); return
-        mean losses and the counters the driver logs."""
+    def train(self, replay: Any, positions_generated: int, max_steps: int) -> TrainReport:
+        """Run the updates owed for ``positions_generated`` (at most ``max_steps``)."""
         import ray
 
         steps = min(self.learner.steps_owed(positions_generated), max_steps)
@@ -120,25 +169,37 @@ class LearnerProcess:
             batch = ray.get(replay.sample.remote(self.learner.config.batch_size))
             for key, value in self.learner.train_step(batch).items():
                 totals[key] = totals.get(key, 0.0) + value
-        return {
-            "steps": steps,
-            "scalars": {key: value / max(steps, 1) for key, value in totals.items()},
-            **self.state(positions_generated),
-        }
+        scalars = {key: value / max(steps, 1) for key, value in totals.items()}
+        return TrainReport(steps, scalars, self.state(positions_generated))
 
-    def state(self, positions_generated: int = 0) -> dict[str, Any]:
-        return {
-            "step": self.learner.step,
-            "learner_flops": self.learner.flops,
-            "samples_per_position": self.learner.samples_per_position(positions_generated),
-            "rss_gb": rss_gb(),
-        }
+    def state(self, positions_generated: int = 0) -> LearnerState:
+        return LearnerState(
+            step=self.learner.step,
+            learner_flops=self.learner.flops,
+            samples_per_position=self.learner.samples_per_position(positions_generated),
+            rss_gb=rss_gb(),
+        )
 
     def get_weights(self) -> Weights:
         return self.learner.get_weights()
 
     def save(self, directory: str, info: CheckpointInfo) -> str:
-        return str(self.learner.save_checkpoint(directory, info))
+        """Save a checkpoint; then, with ``checkpoint_keep_last`` set, delete the regular
+        checkpoints older than the newest that many (step 0 and snapshots marked ``keep``
+        stay). Runs where the files are written, so it needs no file system shared with the
+        driver."""
+        stem = self.learner.save_checkpoint(directory, info)
+        if self.keep_last:
+            prune_checkpoints(directory, self.keep_last)
+        return str(stem)
+
+
+@dataclass(frozen=True)
+class ServerReport:
+    """The inference server's counters and its process's resident memory."""
+
+    stats: ServerStats
+    rss_gb: float
 
 
 class ServerProcess:
@@ -159,8 +220,23 @@ class ServerProcess:
     def load_weights(self, weights: Weights) -> bool:
         return self.server.load_weights(weights[1], weights[0])
 
-    def stats(self) -> dict[str, float]:
-        return {**self.server.stats(), "rss_gb": rss_gb()}
+    def stats(self) -> ServerReport:
+        return ServerReport(self.server.stats(), rss_gb())
+
+
+@dataclass(frozen=True)
+class PlayReport:
+    """What one :meth:`WorkerProcess.play` call did."""
+
+    games: int  # games finished (and persisted to the replay buffer)
+    positions: int  # positions those games recorded
+    game_lengths: tuple[int, ...]  # moves of each finished game, random openings included
+    moves: int  # moves played in all games
+    evaluations: int  # net evaluations (rows)
+    selfplay_flops: int  # their forward FLOPs
+    seconds: float
+    forward_seconds: float  # of ``seconds``, the time spent in the net
+    rss_gb: float
 
 
 class WorkerProcess:
@@ -182,9 +258,9 @@ class WorkerProcess:
         )
         self.flops_per_evaluation = make_evaluator(config, "cpu").flops_per_evaluation
 
-    def play(self, num_moves: int, weights: Weights | None) -> dict[str, Any]:
+    def play(self, num_moves: int, weights: Weights | None) -> PlayReport:
         """Play ``num_moves`` moves of every game (after loading ``weights`` if given); send the
-        finished games to the replay buffer; return this call's counters."""
+        finished games to the replay buffer before returning."""
         import ray
 
         if weights is not None and self.evaluator is not None:
@@ -195,17 +271,17 @@ class WorkerProcess:
         if records:  # persisted before this call returns: a stopped run loses no finished game
             ray.get(self.replay.add_games.remote(records))
         evaluations = stats.evaluations - before[0]
-        return {
-            "games": len(records),
-            "positions": sum(record.length for record in records),
-            "game_lengths": [len(record.moves) for record in records],
-            "moves": num_moves * len(self.worker.games),
-            "evaluations": evaluations,
-            "selfplay_flops": evaluations * self.flops_per_evaluation,
-            "seconds": stats.seconds - before[1],
-            "forward_seconds": stats.forward_seconds - forward_before,
-            "rss_gb": rss_gb(),
-        }
+        return PlayReport(
+            games=len(records),
+            positions=sum(record.length for record in records),
+            game_lengths=tuple(len(record.moves) for record in records),
+            moves=num_moves * len(self.worker.games),
+            evaluations=evaluations,
+            selfplay_flops=evaluations * self.flops_per_evaluation,
+            seconds=stats.seconds - before[1],
+            forward_seconds=stats.forward_seconds - forward_before,
+            rss_gb=rss_gb(),
+        )
 
 
 def _remote_evaluate(server: Any) -> PolicyValueFn:
@@ -215,6 +291,15 @@ def _remote_evaluate(server: Any) -> PolicyValueFn:
         return ray.get(server.evaluate.remote(observations, masks))
 
     return evaluate
+
+
+@dataclass(frozen=True)
+class ArenaReport:
+    """One arena round of the net of learner step ``step``: TensorBoard scalars
+    (``arena/winrate_vs_<opponent>``, ``arena/elo``, ``system/rss_gb_arena``)."""
+
+    step: int
+    scalars: Mapping[str, float]
 
 
 class ArenaProcess:
@@ -230,7 +315,6 @@ class ArenaProcess:
 
         self.arena = Arena(config.game.make(), config.arena, evaluator_for, Path(directory))
 
-    def round(self, step: int, weights: Weights, seed: int) -> tuple[int, dict[str, float]]:
+    def round(self, step: int, weights: Weights, seed: int) -> ArenaReport:
         scalars = self.arena.round(step, weights[1], seed)
-        scalars["system/rss_gb_arena"] = rss_gb()
-        return step, scalars
+        return ArenaReport(step, {**scalars, "system/rss_gb_arena": rss_gb()})

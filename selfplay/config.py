@@ -40,6 +40,9 @@ class ReplayConfig:
     capacity: int = 100_000  # positions in the window
     min_positions: int = 1_000  # before the learner starts
     shard_games: int = 64  # games per shard file on disk
+    # Delete a shard once all its positions have left the window (saves disk on long runs).
+    # Off by default: the shards are the run's record of every game, for later analysis.
+    prune_shards: bool = False
 
 
 @dataclass(frozen=True)
@@ -68,4 +71,17 @@ class TrainConfig:
     budget: BudgetConfig = field(default_factory=BudgetConfig)
     moves_per_call: int = 4  # moves each worker plays per call before it reports back
     checkpoint_every_steps: int = 500
+    # Regular checkpoints kept on disk, newest first; 0 keeps them all. Step 0 (the initial net)
+    # and the snapshots at each doubling of train FLOPs are always kept: the train x test
+    # compute study reads them.
+    checkpoint_keep_last: int = 0
     log_every_seconds: float = 10.0
+
+    def __post_init__(self) -> None:
+        if self.seed < 0:
+            raise ValueError(f"seed must be a non-negative integer, got {self.seed}")
+        if self.checkpoint_keep_last < 0:
+            raise ValueError(
+                f"checkpoint_keep_last must be >= 0 (0 keeps every checkpoint), "
+                f"got {self.checkpoint_keep_last}"
+            )

@@ -133,6 +133,22 @@ class Evaluator:
         return len(observations)
 
 
+@dataclass(frozen=True)
+class ServerStats:
+    """An InferenceServer's counters since creation."""
+
+    evaluations: int  # rows the server evaluated
+    flops: int  # their forward FLOPs
+    batches: int  # forwards run
+    requests: int  # evaluate calls answered
+    forward_seconds: float
+
+    @property
+    def mean_batch(self) -> float:
+        """Rows per forward: how well the server merged its callers' requests."""
+        return self.evaluations / max(1, self.batches)
+
+
 @dataclass
 class _Request:
     observations: np.ndarray  # (L, C, H, W)
@@ -169,6 +185,7 @@ class InferenceServer:
         self.expected_callers = expected_callers
         self.batches = 0
         self.requests = 0
+        self.rows = 0
         self.forward_seconds = 0.0
         self._queue: queue.Queue[Any] = queue.Queue()
         self._lock = threading.Lock()  # one forward or weight load at a time
@@ -205,16 +222,14 @@ class InferenceServer:
     def version(self) -> int | None:
         return self.evaluator.version
 
-    def stats(self) -> dict[str, float]:
-        """Counters since creation: rows evaluated, forwards, requests, mean rows per forward."""
-        return {
-            "evaluations": self.evaluator.evaluations,
-            "flops": self.evaluator.flops,
-            "batches": self.batches,
-            "requests": self.requests,
-            "mean_batch": self.evaluator.evaluations / max(1, self.batches),
-            "forward_seconds": self.forward_seconds,
-        }
+    def stats(self) -> ServerStats:
+        return ServerStats(
+            evaluations=self.rows,
+            flops=self.rows * self.evaluator.flops_per_evaluation,
+            batches=self.batches,
+            requests=self.requests,
+            forward_seconds=self.forward_seconds,
+        )
 
     def close(self) -> None:
         """Finish the requests already queued, then stop the serving thread."""
@@ -273,6 +288,7 @@ class InferenceServer:
             return
         self.batches += 1
         self.requests += len(batch)
+        self.rows += len(observations)
         offset = 0
         for request in batch:
             size = len(request.observations)

@@ -11,6 +11,7 @@ that the evaluator and the learner share.
 from __future__ import annotations
 
 import contextlib
+import math
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Literal
@@ -26,8 +27,8 @@ _AUTOCAST_DTYPES = {"float32": None, "bfloat16": torch.bfloat16, "float16": torc
 
 @dataclass(frozen=True)
 class NetworkConfig:
-    """Size of the residual tower and its heads. DESIGN.md, "Fitting the budgets": 4-6 blocks
-    of 32-64 channels learn Connect Four in about two hours on two CPU cores."""
+    """Size of the residual tower and its heads. DESIGN.md, "Fitting the budgets", sizes them for
+    two CPU cores; what the 4x32 Connect Four recipe reaches is in docs/results/connect4.md."""
 
     blocks: int = 4
     channels: int = 32
@@ -49,10 +50,7 @@ class ResidualBlock(nn.Module):
         self.conv1 = nn.Conv2d(channels, channels, 3, padding=1, bias=False)
         self.norm1 = nn.BatchNorm2d(channels)
         self.conv2 = nn.Conv2d(channels, channels, 3, padding=1, bias=False)
-        self.norm2 = nn.BatchNorm2d(channels)
-        # Each block starts as the identity (Goyal et al. 2017, zero-init of the last BN scale):
-        # a deep tower then trains as stably as a shallow one from the first step.
-        nn.init.zeros_(self.norm2.weight)
+        self.norm2 = nn.BatchNorm2d(channels)  # its scale starts at 0: see initialise_weights
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # (B, channels, H, W)
         y = F.relu(self.norm1(self.conv1(x)))
@@ -61,17 +59,35 @@ class ResidualBlock(nn.Module):
 
 
 class PolicyValueNet(nn.Module):
-    """A policy-value net for one game's observation planes and action count."""
+    """A policy-value net for one game's observation planes and action count, on the CPU, with
+    every initial weight drawn from ``generator`` (None: a generator seeded 0, for a net whose
+    weights are loaded next). Torch's global RNG is neither read nor advanced."""
 
     def __init__(
-        self, config: NetworkConfig, observation_shape: tuple[int, int, int], num_actions: int
+        self,
+        config: NetworkConfig,
+        observation_shape: tuple[int, int, int],
+        num_actions: int,
+        generator: torch.Generator | None = None,
     ):
         super().__init__()
         planes, height, width = observation_shape
         self.config = config
         self.observation_shape = (int(planes), int(height), int(width))
         self.num_actions = int(num_actions)
-        channels, cells = config.channels, height * width
+        # The layers are made on the meta device, where their default initialisation draws
+        # nothing; initialise_weights then draws each weight once, from ``generator`` alone.
+        with torch.device("meta"):
+            self._make_layers(config, planes, height * width, num_actions)
+        self.to_empty(device="cpu")
+        initialise_weights(
+            self, torch.Generator().manual_seed(0) if generator is None else generator
+        )
+
+    def _make_layers(
+        self, config: NetworkConfig, planes: int, cells: int, num_actions: int
+    ) -> None:
+        channels = config.channels
         self.stem = nn.Sequential(
             nn.Conv2d(planes, channels, 3, padding=1, bias=False),
             nn.BatchNorm2d(channels),
@@ -106,11 +122,39 @@ class PolicyValueNet(nn.Module):
         return logits, values
 
 
+def initialise_weights(network: PolicyValueNet, generator: torch.Generator) -> None:
+    """Draw every weight and reset every statistic of ``network`` from ``generator`` alone.
+
+    Each layer gets torch's default initialisation (convolutions and linear layers:
+    Kaiming-uniform with a = sqrt(5), biases uniform in +-1/sqrt(fan_in); batch norm: scale 1,
+    shift 0, fresh running statistics), except that the last batch-norm scale of each residual
+    block is 0, so each block starts as the identity (Goyal et al. 2017): a deep tower then
+    trains as stably as a shallow one from the first step."""
+    with torch.no_grad():
+        for module in network.modules():
+            if isinstance(module, nn.Conv2d | nn.Linear):
+                nn.init.kaiming_uniform_(module.weight, a=math.sqrt(5), generator=generator)
+                if module.bias is not None:
+                    bound = 1 / math.sqrt(module.weight[0].numel())  # 1 / sqrt(fan_in)
+                    nn.init.uniform_(module.bias, -bound, bound, generator=generator)
+            elif isinstance(module, nn.BatchNorm2d):
+                module.reset_parameters()
+            elif [*module.parameters(recurse=False), *module.buffers(recurse=False)]:
+                raise TypeError(f"initialise_weights has no rule for a {type(module).__name__}")
+        for block in network.tower:
+            assert isinstance(block, ResidualBlock)
+            nn.init.zeros_(block.norm2.weight)
+
+
 def build_network(
-    config: NetworkConfig, observation_shape: tuple[int, int, int], num_actions: int
+    config: NetworkConfig,
+    observation_shape: tuple[int, int, int],
+    num_actions: int,
+    generator: torch.Generator | None = None,
 ) -> PolicyValueNet:
-    """The net for a game: ``build_network(config, game.observation_shape, game.num_actions)``."""
-    return PolicyValueNet(config, observation_shape, num_actions)
+    """The net for a game: ``build_network(config, game.observation_shape, game.num_actions,
+    generator)``, its initial weights drawn from ``generator`` (see :class:`PolicyValueNet`)."""
+    return PolicyValueNet(config, observation_shape, num_actions, generator)
 
 
 def masked_log_softmax(logits: torch.Tensor, legal_mask: torch.Tensor) -> torch.Tensor:
@@ -163,7 +207,8 @@ def autocast(device: torch.device, precision: str) -> Iterator[None]:
 
 def set_torch_threads(num_threads: int | None) -> None:
     """Limit this process's intra-op threads. Call it where an actor is created, not at import:
-    DESIGN.md, "Fitting the budgets" — two threads per process on two cores run 5-15x slower."""
+    DESIGN.md, "Fitting the budgets": two threads per process on two cores run several times
+    slower than one."""
     if num_threads is not None:
         torch.set_num_threads(int(num_threads))
 

@@ -3,14 +3,17 @@
 The driver only schedules: workers send finished games straight to the replay actor; the
 learner pulls batches from it and runs the updates owed by ``learner.samples_per_position``;
 new weights go to a worker with its next call only when their version changed. The driver
-writes TensorBoard scalars, a progress line, checkpoints (every ``checkpoint_every_steps`` and
-at every doubling of train FLOPs) and, on Ctrl-C, a last checkpoint before it exits.
+writes TensorBoard scalars, a progress line with the time left to the budget, checkpoints (the
+initial net as step 0, then every ``checkpoint_every_steps`` and at every doubling of train
+FLOPs) and, on Ctrl-C, a last checkpoint before it exits. Every random stream is seeded from
+the run's ``seed`` by :func:`experiment.seeds.stream_seed`.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import logging
+import math
 import signal
 import threading
 import time
@@ -19,19 +22,32 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from experiment.checkpoint import CheckpointInfo, latest_checkpoint, list_checkpoints, read_info
+from experiment.checkpoint import (
+    CheckpointInfo,
+    checkpoint_stem,
+    latest_checkpoint,
+    list_checkpoints,
+    read_info,
+)
 from experiment.ledger import ComputeLedger, log_milestone
 from experiment.run import RunDirectory
+from experiment.seeds import stream_seed
 from experiment.tensorboard import ScalarWriter
 from selfplay.actors import (
     ArenaProcess,
+    ArenaReport,
     LearnerProcess,
+    LearnerState,
+    PlayReport,
     ReplayProcess,
+    ReplayState,
     ServerProcess,
+    ServerReport,
+    TrainReport,
     WorkerProcess,
     rss_gb,
 )
-from selfplay.config import TrainConfig
+from selfplay.config import BudgetConfig, TrainConfig
 
 log = logging.getLogger("ponder.train")
 MAX_STEPS_PER_CALL = 50  # learner updates per call, so the driver logs and checkpoints often
@@ -171,7 +187,7 @@ class _Trainer:
         self.replay: Any = (  # Ray actor handles are typed Any: Ray's stubs lack .remote
             ray.remote(ReplayProcess)
             .options(num_cpus=0)
-            .remote(config, str(run.replay), has_replay)
+            .remote(config, str(run.replay), has_replay, sessions)
         )
         learner_gpus, server_gpus = gpu_shares(config, ray.cluster_resources().get("GPU", 0))
         self.learner: Any = (
@@ -192,7 +208,8 @@ class _Trainer:
             )
         self.workers: list[Any] = [
             ray.remote(WorkerProcess).options(num_cpus=settings.worker_cpus).remote(
-                config, i, hash((config.seed, i, sessions)) % 2**63, self.replay, self.server
+                config, i, stream_seed(config.seed, "worker", i, sessions), self.replay,
+                self.server,
             )
             for i in range(settings.num_workers)
         ]  # fmt: skip
@@ -206,8 +223,9 @@ class _Trainer:
         actors.extend(a for a in [self.replay, self.learner, self.server, self.arena] if a)
         actors.extend(self.workers)
         self.worker_rss: float | None = None
-        self.learner_state: dict[str, Any] | None = None
+        self.learner_state: LearnerState | None = None
         self.session_start = time.perf_counter()
+        self.session_step, self.session_games = progress.step, progress.games  # for the ETA
         self.last_checkpoint_step, self.last_checkpoint_kept = progress.step, False
         self.last_arena_step = progress.step if resume else -1
 
@@ -227,6 +245,8 @@ class _Trainer:
     def loop(self) -> None:
         import ray
 
+        if not list_checkpoints(self.run.checkpoints):
+            self.save_checkpoint(keep=True)  # step 0: the initial net, zero train compute
         weights_ref = self.learner.get_weights.remote()
         version = -1  # workers start from random nets: give them the learner's first weights
         worker_versions = [-2] * len(self.workers)
@@ -258,7 +278,7 @@ class _Trainer:
                     elif ref is train_ref:
                         train_ref = None
                         result = ray.get(ref)
-                        if not result["steps"]:
+                        if not result.steps:
                             idle_at = train_positions
                         if self._count_training(result, window):
                             weights_ref = self.learner.get_weights.remote()
@@ -270,7 +290,7 @@ class _Trainer:
                                 self.last_arena_step = self.progress.step
                                 step = self.progress.step
                                 arena_ref = self.arena.round.remote(
-                                    step, weights_ref, self.config.seed + step
+                                    step, weights_ref, stream_seed(self.config.seed, "arena", step)
                                 )
                     elif ref is arena_ref:
                         arena_ref = None
@@ -303,33 +323,33 @@ class _Trainer:
 
     # ----------------------------------------------------------------------------------------
 
-    def _count_play(self, result: dict[str, Any], window: _Window) -> None:
+    def _count_play(self, result: PlayReport, window: _Window) -> None:
         progress = self.progress
-        progress.games += result["games"]
-        progress.positions += result["positions"]
-        progress.selfplay_flops += result["selfplay_flops"]
-        window.games += result["games"]
-        window.positions += result["positions"]
-        window.moves += result["moves"]
-        window.evaluations += result["evaluations"]
-        window.worker_seconds += result["seconds"]
-        window.forward_seconds += result["forward_seconds"]
-        window.game_lengths.extend(result["game_lengths"])
-        self.worker_rss = result["rss_gb"]
+        progress.games += result.games
+        progress.positions += result.positions
+        progress.selfplay_flops += result.selfplay_flops
+        window.games += result.games
+        window.positions += result.positions
+        window.moves += result.moves
+        window.evaluations += result.evaluations
+        window.worker_seconds += result.seconds
+        window.forward_seconds += result.forward_seconds
+        window.game_lengths.extend(result.game_lengths)
+        self.worker_rss = result.rss_gb
 
-    def _count_training(self, result: dict[str, Any], window: _Window) -> bool:
+    def _count_training(self, result: TrainReport, window: _Window) -> bool:
         """Record a training call; True if it changed the weights."""
-        self.progress.step = result["step"]
-        self.progress.learner_flops = result["learner_flops"]
-        self.learner_state = result
-        for key, value in result["scalars"].items():
+        self.progress.step = result.state.step
+        self.progress.learner_flops = result.state.learner_flops
+        self.learner_state = result.state
+        for key, value in result.scalars.items():
             window.losses.setdefault(key, []).append(value)
         milestone = log_milestone(self.progress.ledger().train_flops)
         # A doubling is only used up by a snapshot of weights that training changed.
-        if milestone > self.progress.flops_milestone and result["steps"]:
+        if milestone > self.progress.flops_milestone and result.steps:
             self.progress.flops_milestone = milestone
             self.save_checkpoint(keep=True)
-        return result["steps"] > 0
+        return result.steps > 0
 
     def _maybe_checkpoint(self) -> None:
         every, step = self.config.checkpoint_every_steps, self.progress.step
@@ -353,6 +373,11 @@ class _Trainer:
         import ray
 
         progress = self.progress
+        step_zero = checkpoint_stem(self.run.checkpoints, 0)
+        if progress.step == 0 and step_zero.with_name(step_zero.name + ".json").is_file():
+            # Step 0 is the zero-train-compute point of the run: a run stopped (or resumed and
+            # stopped again) before its first update never rewrites it with later counters.
+            return str(step_zero)
         # Saving a step again (e.g. at the end) must not unmark a snapshot kept at a doubling.
         keep = keep or (progress.step == self.last_checkpoint_step and self.last_checkpoint_kept)
         info = CheckpointInfo(
@@ -372,8 +397,8 @@ class _Trainer:
         log.info("checkpoint %s", path)
         return path
 
-    def _log_arena(self, result: tuple[int, dict[str, float]]) -> None:
-        step, scalars = result
+    def _log_arena(self, result: ArenaReport) -> None:
+        step, scalars = result.step, result.scalars
         self.progress.arena = {k: v for k, v in scalars.items() if k.startswith("arena/")}
         self.writer.scalars(scalars, step)
         shown = ", ".join(
@@ -402,21 +427,67 @@ class _Trainer:
         if self.worker_rss is not None:
             scalars["system/rss_gb_worker"] = self.worker_rss
         if self.learner_state is not None:
-            scalars["learner/samples_per_position"] = self.learner_state["samples_per_position"]
-            scalars["system/rss_gb_learner"] = self.learner_state["rss_gb"]
-        scalars["system/rss_gb_replay"] = ray.get(self.replay.state.remote())["rss_gb"]
+            scalars["learner/samples_per_position"] = self.learner_state.samples_per_position
+            scalars["system/rss_gb_learner"] = self.learner_state.rss_gb
+        replay: ReplayState = ray.get(self.replay.state.remote())
+        scalars["system/rss_gb_replay"] = replay.rss_gb
+        if self.server is not None:
+            server: ServerReport = ray.get(self.server.stats.remote())
+            scalars["selfplay/server_mean_batch"] = server.stats.mean_batch
+            scalars["system/rss_gb_server"] = server.rss_gb
         self.writer.scalars(scalars, progress.step)
         self.writer.flush()
-        loss = scalars.get("loss/total")
-        print(
-            f"[{_clock(self.elapsed())}] step {progress.step} | games {progress.games} "
-            f"({scalars['selfplay/games_per_hour']:,.0f}/h) | positions/s "
-            f"{scalars['selfplay/positions_per_s']:,.1f} | evals/s "
-            f"{scalars['selfplay/evals_per_s']:,.0f} | loss "
-            f"{'-' if loss is None else f'{loss:.3f}'} | train FLOPs "
-            f"{progress.ledger().train_flops:.2e}",
-            flush=True,
+        session = max(time.perf_counter() - self.session_start, 1e-9)
+        eta = budget_eta(
+            self.config.budget,
+            self.elapsed(),
+            progress,
+            steps_per_second=(progress.step - self.session_step) / session,
+            games_per_second=(progress.games - self.session_games) / session,
         )
+        print(progress_line(self.elapsed(), progress, scalars, eta), flush=True)
+
+
+def budget_eta(
+    budget: BudgetConfig,
+    elapsed: float,
+    progress: Progress,
+    steps_per_second: float,
+    games_per_second: float,
+) -> tuple[float, str] | None:
+    """(seconds left, the limit's name) for the limit of ``budget`` that the run reaches first
+    at the given rates; None when the budget sets no limit. A step or game limit without a rate
+    yet (nothing done this session) is infinitely far: ``math.inf``."""
+    left: list[tuple[float, str]] = []
+    if budget.minutes:
+        left.append((max(0.0, budget.minutes * 60 - elapsed), "budget.minutes"))
+    for limit, done, rate, name in (
+        (budget.learner_steps, progress.step, steps_per_second, "budget.learner_steps"),
+        (budget.games, progress.games, games_per_second, "budget.games"),
+    ):
+        if limit:
+            left.append((max(0, limit - done) / rate if rate > 0 else math.inf, name))
+    return min(left) if left else None
+
+
+def progress_line(
+    elapsed: float, progress: Progress, scalars: dict[str, float], eta: tuple[float, str] | None
+) -> str:
+    """The driver's periodic log line: one line per call, no carriage returns (log files stay
+    readable), with the ETA of :func:`budget_eta` when the budget sets a limit."""
+    loss = scalars.get("loss/total")
+    line = (
+        f"[{_clock(elapsed)}] step {progress.step} | games {progress.games} "
+        f"({scalars['selfplay/games_per_hour']:,.0f}/h) | positions/s "
+        f"{scalars['selfplay/positions_per_s']:,.1f} | evals/s "
+        f"{scalars['selfplay/evals_per_s']:,.0f} | loss "
+        f"{'-' if loss is None else f'{loss:.3f}'} | train FLOPs "
+        f"{progress.ledger().train_flops:.2e}"
+    )
+    if eta is not None:
+        seconds, limit = eta
+        line += f" | ETA {'unknown' if math.isinf(seconds) else _clock(seconds)} ({limit})"
+    return line
 
 
 def gpu_shares(config: TrainConfig, cluster_gpus: float) -> tuple[float, float]:

@@ -28,12 +28,13 @@ class SelfPlayConfig:
     resign_threshold: float = -1.0  # resign when the searched value falls below; -1 = never
     # Uniformly random moves before the search takes over; they are played, not recorded. Gumbel
     # self-play picks moves by a Gumbel draw from softmax(logits + sigma(q)), which gets as sharp as
-    # the net: on Connect Four without random openings the last 256 games of a 98-minute run
-    # started with only 2 distinct 6-move openings and 97% ended in draws.
+    # the net: without random openings Connect Four self-play collapses to a few openings and
+    # drawn games (measured: docs/results/connect4.md, "Random opening moves in self-play").
     opening_moves: int = 0
     # The value target is (1 - mix) * z + mix * (the root's searched value for the player to
-    # move). 0 is AlphaZero's z; Oracle's Connect Four series ("Lessons from AlphaZero", part 4)
-    # found the average of z and q, 0.5, better than either.
+    # move). 0 is AlphaZero's z; 0.5, the average of z and q, is what Oracle's Connect Four
+    # series ("Lessons from AlphaZero", part 4) recommends. Not measured here yet: what ponder
+    # has measured is in docs/results/connect4.md.
     value_target_mix: float = 0.0
 
     def __post_init__(self) -> None:

@@ -153,12 +153,16 @@ def test_saving_a_step_again_replaces_it(tmp_path):
     assert load_checkpoint(tmp_path).info.games_played == 2
 
 
-def test_prune_keeps_the_newest_and_the_marked_snapshots(tmp_path):
-    for step in range(1, 7):
-        save(tmp_path, step, keep=step == 2)
+def test_prune_keeps_the_newest_regular_checkpoints_and_every_marked_snapshot(tmp_path):
+    for step in range(7):
+        save(tmp_path, step, keep=step in (0, 2, 5))  # step 0 and two FLOPs-doubling snapshots
     removed = prune_checkpoints(tmp_path, keep_last=2)
-    assert [stem.name for stem in removed] == ["step_000001", "step_000003", "step_000004"]
+    # The regular ones are 1, 3, 4, 6: the newest two of them stay, wherever the marked lie.
+    assert [stem.name for stem in removed] == ["step_000001", "step_000003"]
     assert [stem.name for stem in list_checkpoints(tmp_path)] == [
-        "step_000002", "step_000005", "step_000006"
+        "step_000000", "step_000002", "step_000004", "step_000005", "step_000006"
     ]  # fmt: skip
-    assert not list(tmp_path.glob("step_000001*"))
+    assert not list(tmp_path.glob("step_000001*")) and not list(tmp_path.glob("step_000003*"))
+    assert prune_checkpoints(tmp_path, keep_last=2) == []  # nothing more to do
+    with pytest.raises(ValueError, match="keep_last must be >= 1"):
+        prune_checkpoints(tmp_path, keep_last=0)

@@ -35,9 +35,9 @@ def fixed_batch(size: int = 32, seed: int = 0) -> Batch:
 
 
 def make_learner(seed: int = 0, **config) -> Learner:
-    torch.manual_seed(seed)
     options = {"device": "cpu", "batch_size": 32, **config}
-    return Learner(build_network(NET, SHAPE, ACTIONS), LearnerConfig(**options))
+    network = build_network(NET, SHAPE, ACTIONS, torch.Generator().manual_seed(seed))
+    return Learner(network, LearnerConfig(**options))
 
 
 @pytest.mark.parametrize("optimizer", ["sgd", "adamw"])

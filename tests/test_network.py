@@ -6,6 +6,7 @@ import threading
 
 import numpy as np
 import pytest
+import safetensors.torch
 import torch
 
 from experiment.ledger import forward_flops
@@ -43,10 +44,9 @@ def random_positions(game, count: int, seed: int) -> tuple[np.ndarray, np.ndarra
 
 
 def make_evaluator(game, seed: int = 0, **options) -> Evaluator:
-    torch.manual_seed(seed)
-    return Evaluator(
-        build_network(SMALL, game.observation_shape, game.num_actions), "cpu", **options
-    )
+    generator = torch.Generator().manual_seed(seed)
+    network = build_network(SMALL, game.observation_shape, game.num_actions, generator)
+    return Evaluator(network, "cpu", **options)
 
 
 @pytest.mark.parametrize(("name", "params"), [("connect_four", {}), ("hex", {"board_size": 5})])
@@ -58,6 +58,31 @@ def test_forward_shapes_and_value_range(name, params):
     assert logits.shape == (6, game.num_actions)
     assert values.shape == (6,)
     assert torch.all(values.abs() < 1)
+
+
+def test_initial_weights_come_from_the_generator_alone():
+    game = make_game("connect_four")
+
+    def initial_weights(seed: int) -> bytes:
+        generator = torch.Generator().manual_seed(seed)
+        net = build_network(SMALL, game.observation_shape, game.num_actions, generator)
+        return safetensors.torch.save(net.state_dict())
+
+    first = initial_weights(3)
+    torch.rand(1000)  # move torch's global RNG between the builds: it must not matter
+    global_state = torch.get_rng_state()
+    assert initial_weights(3) == first  # byte-identical
+    assert torch.equal(torch.get_rng_state(), global_state)  # and is neither read nor moved
+    assert initial_weights(4) != first
+
+
+def test_residual_blocks_start_as_the_identity():
+    game = make_game("connect_four")
+    net = build_network(SMALL, game.observation_shape, game.num_actions).eval()
+    generator = torch.Generator().manual_seed(0)
+    features = torch.relu(torch.randn(5, SMALL.channels, 6, 7, generator=generator))  # as the stem
+    with torch.no_grad():
+        torch.testing.assert_close(net.tower(features), features)
 
 
 def test_masking_gives_illegal_moves_zero_prior():
@@ -191,8 +216,7 @@ class RecordingEvaluator(Evaluator):
 
 
 def recording_evaluator(game) -> RecordingEvaluator:
-    torch.manual_seed(0)
-    net = build_network(SMALL, game.observation_shape, game.num_actions)
+    net = build_network(SMALL, game.observation_shape, game.num_actions)  # generator seeded 0
     return RecordingEvaluator(net, "cpu")
 
 
@@ -220,7 +244,8 @@ def test_server_merges_concurrent_requests_with_identical_results():
     for (priors, values), (expected_priors, expected_values) in zip(answers, expected, strict=True):
         np.testing.assert_allclose(priors, expected_priors, atol=1e-6)
         np.testing.assert_allclose(values, expected_values, atol=1e-6)
-    assert server.stats()["requests"] == 4 and server.stats()["batches"] == 1
+    stats = server.stats()
+    assert stats.requests == 4 and stats.batches == 1 and stats.mean_batch == 17
 
 
 def test_server_respects_max_batch_and_max_wait():
@@ -254,8 +279,9 @@ def test_server_reports_errors_to_every_caller_and_loads_weights():
     with pytest.raises(ValueError, match="legal_masks"):  # checked in the caller's thread
         server.evaluate(observations, masks[:, :3])
     other = recording_evaluator(game)
-    torch.manual_seed(5)
-    other.network = build_network(SMALL, game.observation_shape, game.num_actions).eval()
+    generator = torch.Generator().manual_seed(5)
+    other.network = build_network(SMALL, game.observation_shape, game.num_actions, generator)
+    other.network.eval()
     assert server.load_weights(other.network.state_dict(), version=1)
     assert server.version == 1
     np.testing.assert_allclose(server.evaluate(observations, masks)[1],

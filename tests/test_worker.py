@@ -50,7 +50,17 @@ def test_playout_cap_randomisation_marks_only_full_searches():
     records = play_until(worker, 40)
     mask = np.concatenate([record.policy_mask for record in records])
     assert 0.15 < mask.mean() < 0.35  # about a quarter of the moves got the full search
-    assert worker.stats.evaluations > 0
+    # Self-play FLOPs are evaluations x FLOPs per evaluation, so the count must be what each
+    # search's budget implies: one evaluation for the root and one per new non-terminal leaf.
+    # From the empty Connect Four board no line reaches the 7 plies a win needs (Sequential
+    # Halving gives a root child at most 6 of 16 simulations), so each simulation adds one.
+    connect_four = make_game("connect_four")
+    for fraction, simulations in ((1.0, 16), (0.0, 2)):  # all full searches, all fast ones
+        config = SelfPlayConfig(games_per_worker=16, full_search_fraction=fraction,
+                                fast_simulations=2)  # fmt: skip
+        worker = SelfPlayWorker(connect_four, uniform, search, config, seed=2)
+        worker.play(1)
+        assert worker.stats.evaluations == 16 * (1 + simulations)
 
 
 def test_resignation_ends_lost_games_when_enabled():
