@@ -98,6 +98,9 @@ def test_one_generation_of_selfplay_makes_the_net_play_and_judge_better():
         quality(trained),
     )
     # Everything is seeded, so the outcome is fixed; the margins are wide enough that a
-    # platform's last-bit differences in float arithmetic cannot flip it.
+    # platform's last-bit differences in float arithmetic cannot flip it. Measured on seed 0:
+    # perfect-play moves 0.61 -> 0.91, value MSE 0.61 -> 0.46 (0.35 with `puct.solve: false`:
+    # self-play with proven values plays closer to perfect and meets fewer lost positions, while
+    # the MSE is taken over every reachable position).
     assert optimal_after >= optimal_before + 0.15, (optimal_before, optimal_after)
-    assert error_after <= 0.75 * error_before, (error_before, error_after)
+    assert error_after <= 0.85 * error_before, (error_before, error_after)

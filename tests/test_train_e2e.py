@@ -112,7 +112,9 @@ def test_analyze_and_play_use_a_checkpoint(trained_run, monkeypatch, capsys):
     monkeypatch.setattr("sys.stdin", io.StringIO(json.dumps(request) + "\n"))
     assert main(["analyze"]) == 0
     answer = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
-    assert answer["id"] == "net" and answer["visits"] == 50 and answer["best_move"] == "3"
+    # A win in one is proven before any simulation: the exact value, no visits spent.
+    assert answer["id"] == "net" and answer["best_move"] == "3"
+    assert answer["value"] == 1.0 and answer["visits"] == 0 and answer["policy"]["3"] == 1.0
     monkeypatch.setattr("sys.stdin", io.StringIO("5\nquit\n"))
     assert main(["play", "--game", "tic_tac_toe", "--checkpoint", str(trained_run)]) == 0
     assert "bot plays" in capsys.readouterr().out
