@@ -429,7 +429,9 @@ class Puct(ProvenValues):
     c_base: float = 19652.0
     fpu: Literal["zero", "parent", "reduction"] = "reduction"
     fpu_reduction: float = 0.25
-    dirichlet_alpha: float = 0.3
+    # None: alpha = 10 / (legal moves), the scaling behind AlphaZero's 0.3 for chess, 0.15 for
+    # shogi and 0.03 for Go (about 1.4 for Connect Four, whose 7 moves 0.3 would starve).
+    dirichlet_alpha: float | None = None
     dirichlet_fraction: float = 0.0  # 0.25 in self-play; 0 for play and analysis
     temperature_moves: int = 0  # visit-proportional moves at the start of a game (self-play)
     name: ClassVar[str] = "puct"
@@ -440,6 +442,8 @@ class Puct(ProvenValues):
             raise ValueError(
                 f"puct.dirichlet_fraction must lie in [0, 1], got {self.dirichlet_fraction}"
             )
+        if self.dirichlet_alpha is not None and self.dirichlet_alpha <= 0:
+            raise ValueError(f"puct.dirichlet_alpha must be > 0, got {self.dirichlet_alpha}")
         if self.fpu not in FPU_MODES:
             raise ValueError(f"puct.fpu must be one of {sorted(FPU_MODES)}, got {self.fpu!r}")
 
@@ -456,7 +460,9 @@ class Puct(ProvenValues):
             valid = tree.valid[b, 0]
             if valid.sum() < 2:
                 continue
-            noise = generator.dirichlet(np.full(int(valid.sum()), self.dirichlet_alpha))
+            legal = int(valid.sum())
+            alpha = 10.0 / legal if self.dirichlet_alpha is None else self.dirichlet_alpha
+            noise = generator.dirichlet(np.full(legal, alpha))
             prior = tree.prior[b, 0]
             prior[valid] = (1 - self.dirichlet_fraction) * prior[valid] + (
                 self.dirichlet_fraction * noise

@@ -217,3 +217,18 @@ def test_rules_refuse_bad_constants():
         Uct(temperature_moves=-1)
     with pytest.raises(ValueError, match="gumbel.max_considered"):
         Gumbel(max_considered=0)
+
+
+def test_dirichlet_alpha_defaults_to_ten_over_the_legal_moves():
+    """AlphaZero's alphas (0.3 chess, 0.03 Go) scale as about 10 / legal moves; with 8 arms the
+    default draws the same noise as an explicit alpha of 10 / 8."""
+    bandit, roots = make_bandits(4, seed=6)
+    default = Search(bandit, Puct(dirichlet_fraction=0.25), num_simulations=16)
+    explicit = Search(bandit, Puct(dirichlet_alpha=10 / NUM_ARMS, dirichlet_fraction=0.25), 16)
+    chatty = Search(bandit, Puct(dirichlet_alpha=0.3, dirichlet_fraction=0.25), 16)
+    seeds = np.arange(4)
+    visits = default.run(roots, seeds).visit_counts.copy()
+    np.testing.assert_array_equal(explicit.run(roots, seeds).visit_counts, visits)
+    assert not np.array_equal(chatty.run(roots, seeds).visit_counts, visits)
+    with pytest.raises(ValueError, match="dirichlet_alpha"):
+        Puct(dirichlet_alpha=0.0)
