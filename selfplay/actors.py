@@ -236,6 +236,8 @@ class PlayReport:
     selfplay_flops: int  # their forward FLOPs
     seconds: float
     forward_seconds: float  # of ``seconds``, the time spent in the net
+    resign_checks: int  # finished resignation-check games where a player would have resigned
+    resign_false_positives: int  # of those, games the would-be resigner did not lose
     rss_gb: float
 
 
@@ -265,12 +267,11 @@ class WorkerProcess:
 
         if weights is not None and self.evaluator is not None:
             self.evaluator.load_weights(weights[1], weights[0])
-        before = self.worker.stats.evaluations, self.worker.stats.seconds
-        forward_before = self.worker.stats.forward_seconds
+        before = dataclasses.replace(self.worker.stats)
         records, stats = self.worker.play(num_moves)
         if records:  # persisted before this call returns: a stopped run loses no finished game
             ray.get(self.replay.add_games.remote(records))
-        evaluations = stats.evaluations - before[0]
+        evaluations = stats.evaluations - before.evaluations
         return PlayReport(
             games=len(records),
             positions=sum(record.length for record in records),
@@ -278,8 +279,10 @@ class WorkerProcess:
             moves=num_moves * len(self.worker.games),
             evaluations=evaluations,
             selfplay_flops=evaluations * self.flops_per_evaluation,
-            seconds=stats.seconds - before[1],
-            forward_seconds=stats.forward_seconds - forward_before,
+            seconds=stats.seconds - before.seconds,
+            forward_seconds=stats.forward_seconds - before.forward_seconds,
+            resign_checks=stats.resign_checks - before.resign_checks,
+            resign_false_positives=stats.resign_false_positives - before.resign_false_positives,
             rss_gb=rss_gb(),
         )
 

@@ -335,6 +335,8 @@ class _Trainer:
         window.worker_seconds += result.seconds
         window.forward_seconds += result.forward_seconds
         window.game_lengths.extend(result.game_lengths)
+        self.resign_checks += result.resign_checks
+        self.resign_false_positives += result.resign_false_positives
         self.worker_rss = result.rss_gb
 
     def _count_training(self, result: TrainReport, window: _Window) -> bool:
@@ -422,6 +424,9 @@ class _Trainer:
         }
         if window.game_lengths:
             scalars["selfplay/game_length"] = sum(window.game_lengths) / len(window.game_lengths)
+        if self.resign_checks:  # over this session: wrong resignations are rare events
+            rate = self.resign_false_positives / self.resign_checks
+            scalars["selfplay/resign_false_positive_rate"] = rate
         for key, values in window.losses.items():
             scalars[key] = sum(values) / len(values)
         if self.worker_rss is not None:

@@ -71,11 +71,23 @@ def test_resignation_ends_lost_games_when_enabled():
         return priors, np.full(len(observations), 0.9, np.float32)
 
     search = SearchConfig(rule="puct", simulations=4)
-    config = SelfPlayConfig(games_per_worker=4, resign_threshold=-0.5)
+    config = SelfPlayConfig(games_per_worker=4, resign_threshold=-0.5, resign_check_fraction=0)
     worker = SelfPlayWorker(GAME, optimist, search, config, seed=3)
     finished, _ = worker.play(1)
     assert len(finished) == 4  # everyone resigned on the first move
     assert all(record.values[0] == -1 for record in finished)
+    # Check games are played to the end, and count whether the resignation would have been wrong.
+    config = SelfPlayConfig(games_per_worker=4, resign_threshold=-0.5, resign_check_fraction=1)
+    worker = SelfPlayWorker(GAME, optimist, search, config, seed=3)
+    records = play_until(worker, 4)
+    assert all(GAME.is_terminal(GAME.state_from_moves(record.moves)) for record in records)
+    assert worker.stats.resign_checks == len(records)
+    would_resign = [0] * len(records)  # the first mover was the first below the threshold
+    false_positives = sum(
+        GAME.returns(GAME.state_from_moves(record.moves))[player] >= 0
+        for record, player in zip(records, would_resign, strict=True)
+    )
+    assert worker.stats.resign_false_positives == false_positives
 
 
 def test_opening_moves_are_played_but_not_recorded():
