@@ -18,6 +18,7 @@ from typing import Literal, Protocol, runtime_checkable
 
 import numpy as np
 
+from experiment import UserError
 from reasoning.tasks.format import STEP_DELIMITER, is_final_step
 
 StopReason = Literal["delimiter", "end_of_text", "length"]
@@ -80,6 +81,11 @@ class StepPolicy(Protocol):
         ...
 
 
+class PolicyLoadError(UserError, ValueError):
+    """A policy spec or model directory that names nothing loadable: a bad prefix, a missing
+    path, a bad option (raised by ``reasoning.lm.backends.load_policy`` and the backends)."""
+
+
 def check_sampling_arguments(num_samples: int, max_tokens: int, temperature: float) -> None:
     """The argument check every backend's ``sample_steps`` starts with."""
     if max_tokens < 1 or num_samples < 0 or temperature < 0:
@@ -130,6 +136,7 @@ def greedy_steps(policy: StepPolicy, prefixes: Sequence[str], max_tokens: int) -
 
 __all__ = [
     "STEP_DELIMITER",
+    "PolicyLoadError",
     "RandomSource",
     "StepPolicy",
     "StepSample",

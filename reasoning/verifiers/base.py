@@ -33,6 +33,11 @@ class Verifier(Protocol):
         """Forward FLOPs per token read (about 2 x parameters; 0 for the exact checker)."""
         ...
 
+    def count_tokens(self, text: str) -> int:
+        """Tokens this verifier reads for ``text`` (by its own tokenizer): what its FLOPs are
+        counted on, ``flops_per_token`` each."""
+        ...
+
     def score_prefixes(self, texts: Sequence[str]) -> np.ndarray:
         """Scores (L,) float64 in [0, 1] of L texts (prompt + steps so far), in one batch."""
         ...
