@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal, Protocol, runtime_checkable
+from typing import Literal, Protocol
 
 import numpy as np
 
@@ -53,7 +53,6 @@ class StepSample:
         return float(sum(self.token_logprobs))
 
 
-@runtime_checkable
 class StepPolicy(Protocol):
     """What the search over steps needs from a language model."""
 

@@ -14,14 +14,13 @@ per-step correctness probabilities). No torch here.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Protocol, runtime_checkable
+from typing import Protocol
 
 import numpy as np
 
 from reasoning.tasks.format import STEP_DELIMITER
 
 
-@runtime_checkable
 class Verifier(Protocol):
     """Scores step prefixes; ``name`` is ``prm``, ``orm``, ``oracle`` or a user's own."""
 

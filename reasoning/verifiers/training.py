@@ -81,6 +81,8 @@ class VerifierTrainingResult:
     validation_accuracy: float | None  # (score > 0.5) == (target > 0.5) on held-out positions
     validation_ranking: float | None  # pairs of one problem's texts ordered as their labels
     best_step: int  # the step whose weights were kept
+    validations: tuple[tuple[int, Validation], ...]  # (step, held-out measures), every one made
+    validation_groups: tuple[int, ...]  # the held-out problems validated on
     examples: int  # distinct examples trained and validated on (after merging copies)
     tokens: int  # tokens processed (padding excluded), all steps
     flops: float  # 6 * parameters * tokens (all steps run, the kept ones or not)
@@ -209,6 +211,7 @@ def train_verifier(
     tokens, targets, lengths = _encode(train_rows, tokenizer, config.model.block_size)
     processed = 0
     best: tuple[tuple[float, float], Validation, int, dict[str, torch.Tensor]] | None = None
+    validations: list[tuple[int, Validation]] = []
 
     def batch_loss(rows: torch.Tensor) -> torch.Tensor | None:
         nonlocal processed
@@ -227,6 +230,7 @@ def train_verifier(
             return None
         model.eval()
         validation = _evaluate(model, validation_rows, tokenizer)
+        validations.append((step, validation))
         key = (
             (validation.ranking, -validation.loss)
             if config.keep == "ranking"
@@ -254,6 +258,8 @@ def train_verifier(
         validation_accuracy=None if best is None else best[1].accuracy,
         validation_ranking=None if best is None else best[1].ranking,
         best_step=config.steps - 1 if best is None else best[2],
+        validations=tuple(validations),
+        validation_groups=tuple(sorted({example.group for example in validation_rows})),
         examples=len(examples),
         tokens=processed,
         flops=flops,
