@@ -28,7 +28,7 @@ from typing import Any, Literal
 import numpy as np
 
 from experiment.cluster import start_ray
-from experiment.progress import progress
+from experiment.progress import Progress, progress
 from reasoning.lm.base import StepPolicy
 from reasoning.lm.decoding import Completion, complete_solutions
 from reasoning.tasks.base import Problem, Task
@@ -330,9 +330,11 @@ def _label_on_ray(
     ]
     try:
         finished = ActorPool(actors).map_unordered(
-            lambda actor, c: actor.label_chunk.remote(c, chunks[c]), todo
+            lambda actor, c: actor.label_chunk.remote(c, chunks[c]), list(todo)
         )
-        bar = progress(len(todo), "labels", "chunk", enabled=show_progress, every_seconds=10.0)
+        bar: Progress[int] = progress(
+            len(todo), "labels", "chunk", enabled=show_progress, every_seconds=10.0
+        )
         with bar:
             for c, records in finished:
                 _write_chunk(directory / CHUNK_PATTERN.format(c), records)

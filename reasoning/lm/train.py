@@ -72,8 +72,9 @@ class LoopSettings(Protocol):
     def gradient_clip(self) -> float: ...
 
 
-# AdamW's (beta1, beta2): nanoGPT's 0.99 for small character models for the policy; the
-# verifiers were tuned with torch's default.
+# AdamW's (beta1, beta2) for the policy: nanoGPT's 0.99 for small character models. The verifiers
+# keep torch's default, which their loop had before it became this one, so that merging the
+# loops changed only their weight decay.
 POLICY_BETAS = (0.9, 0.99)
 
 

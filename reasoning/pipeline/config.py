@@ -59,9 +59,9 @@ class VerifierSection:
     # generated solutions per train problem labelled by the exact step checker (as PRM800K's
     # human labels), added to both verifiers' Monte-Carlo examples; 0: Monte-Carlo labels only.
     # Every train problem, the policy's too: they cost no policy call, and the more distinct
-    # problems a verifier sees, the less it can score by memorising them. Measured on
-    # configs/countdown.yaml with 4 per problem: worse at large N (PRM-weighted best-of-64 0.11
-    # against 0.21 without), since the generator's mistakes are not the policy's.
+    # problems a verifier sees, the less it can score by memorising them. On Countdown they
+    # made large-N selection worse, since the generator's mistakes are not the policy's: see
+    # docs/results/countdown.md.
     checker_solutions: int = 0
     checker_error_rate: float = 0.3  # mistakes per step in those solutions
 

@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from experiment.progress import progress
+from experiment.progress import Progress, progress
 from reasoning.pipeline.phases import Context, begin, fingerprint
 from reasoning.searches import (
     SearchOutcome,
@@ -221,7 +221,7 @@ class EvaluationPhase:
         # each problem's samples are seeded by its own id, so chunking changes no sample
         size = max(1, -(-self.section.search.max_batch_rows // self.section.pool_size))
         chunks = [range(p, min(p + size, len(self.problems))) for p in range(0, len(pool), size)]
-        bar = progress(len(self.problems), "evaluation: pool", "problem",
+        bar: Progress[int] = progress(len(self.problems), "evaluation: pool", "problem",
                        enabled=self.context.config.progress)  # fmt: skip
         for chunk in chunks:
             chunk_rows, chunk_spent = self._pool_chunk(chunk)

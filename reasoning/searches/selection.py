@@ -72,7 +72,7 @@ def choose(rule: str, codes: np.ndarray, scores: np.ndarray | None) -> np.ndarra
     trials, size = codes.shape
     values = np.full(codes.shape, np.nan) if scores is None else np.asarray(scores, np.float64)
     answered = codes >= 0
-    anything = answered.any(axis=1)
+    anything = np.asarray(answered.any(axis=1))  # (T,) rows with some answer
     if rule == "argmax":
         return _best(values, answered | ~anything[:, None])
     answers = int(codes.max()) + 1 if answered.any() else 1
