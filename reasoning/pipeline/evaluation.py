@@ -221,16 +221,17 @@ class EvaluationPhase:
         # each problem's samples are seeded by its own id, so chunking changes no sample
         size = max(1, -(-self.section.search.max_batch_rows // self.section.pool_size))
         chunks = [range(p, min(p + size, len(self.problems))) for p in range(0, len(pool), size)]
-        bar: Progress[int] = progress(len(self.problems), "evaluation: pool", "problem",
-                       enabled=self.context.config.progress)  # fmt: skip
-        for chunk in chunks:
-            chunk_rows, chunk_spent = self._pool_chunk(chunk)
-            for row in chunk_rows:
-                pool[row["problem"]].append(row)
-            rows += chunk_rows
-            spent += chunk_spent
-            bar.update(len(chunk))
-        bar.close()
+        bar: Progress[int] = progress(
+            len(self.problems), "evaluation: pool", "problem", enabled=self.context.config.progress
+        )
+        with bar:
+            for chunk in chunks:
+                chunk_rows, chunk_spent = self._pool_chunk(chunk)
+                for row in chunk_rows:
+                    pool[row["problem"]].append(row)
+                rows += chunk_rows
+                spent += chunk_spent
+                bar.update(len(chunk))
         path.write_text("".join(json.dumps(row) + "\n" for row in rows))
         marker.write_text(json.dumps({"fingerprint": key, "spent": spent}) + "\n")
         self.context.log(
