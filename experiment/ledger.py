@@ -6,7 +6,12 @@ record: every update returns a new one, so a copy saved in a checkpoint never ch
 
 FLOPs of a net's forward pass are counted, not estimated: :func:`forward_flops` runs one real
 forward under ``torch.utils.flop_counter.FlopCounterMode`` per (architecture, input shape) and
-caches the answer (REFERENCES.md, "Compute accounting").
+caches the answer (REFERENCES.md, "Compute accounting"). Language models are costed by formula
+instead (:func:`transformer_forward_flops`, :func:`transformer_train_flops`), the one place
+every backend, sampler and training loop takes its per-token FLOPs from.
+
+Importing this module does not import torch (:func:`forward_flops` does, when called), so
+torch-free code such as the HTTP policy backend can cost its tokens here.
 """
 
 from __future__ import annotations
@@ -16,11 +21,11 @@ import math
 import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import torch
-from torch import nn
-from torch.utils.flop_counter import FlopCounterMode
+if TYPE_CHECKING:
+    import torch
+    from torch import nn
 
 # REFERENCES.md, "Compute accounting": a training step (forward + backward) costs about 3x a
 # forward pass, per sample.
@@ -98,6 +103,9 @@ def forward_flops(model: nn.Module, example: torch.Tensor | Sequence[int]) -> in
     ``2 * k_h * k_w * C_in * C_out * H_out * W_out`` and linear layers ``2 * in * out`` per sample;
     element-wise ops (activations, normalisation, additions) are not counted.
     """
+    import torch
+    from torch.utils.flop_counter import FlopCounterMode
+
     shape = tuple(int(size) for size in (example.shape if torch.is_tensor(example) else example))
     key = _architecture_key(model) + (shape,)
     with _cache_lock:

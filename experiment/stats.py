@@ -1,13 +1,20 @@
-"""Rate statistics shared by the game arena and the reasoning evaluation (REFERENCES.md,
-"Ratings"): the Wilson interval of a win or success rate and the Elo difference of a score."""
+"""Interval statistics shared by the game arena and the reasoning evaluation (REFERENCES.md,
+"Ratings"): the Wilson interval of a win or success rate, the percentile bootstrap interval of a
+mean, and the Elo difference of a score. One function per kind; both domains call these."""
 
 from __future__ import annotations
 
 import math
 
+import numpy as np
+
 
 def wilson_interval(successes: float, trials: int, z: float = 1.96) -> tuple[float, float]:
-    """Wilson score interval of a success rate; (0, 1) for no trials. Draws count half a win."""
+    """Wilson score interval of a success rate; (0, 1) for no trials. Draws count half a win.
+
+    This is ``scipy.stats.binomtest(k, n).proportion_ci(method="wilson")`` (tested equal), with
+    one thing scipy does not take: a count with half wins (a match's draws), which is why the
+    formula is written out rather than called."""
     if trials <= 0:
         return 0.0, 1.0
     rate = successes / trials
@@ -15,6 +22,28 @@ def wilson_interval(successes: float, trials: int, z: float = 1.96) -> tuple[flo
     centre = (rate + z * z / (2 * trials)) / denominator
     half = z * math.sqrt(rate * (1 - rate) / trials + z * z / (4 * trials * trials)) / denominator
     return max(0.0, centre - half), min(1.0, centre + half)
+
+
+def bootstrap_interval(
+    values: np.ndarray, rng: np.random.Generator, resamples: int = 1000, level: float = 0.95
+) -> tuple[float, float]:
+    """Percentile bootstrap interval of the mean of ``values`` (N,) (per-problem results, say:
+    solved or not, or an average over subsets), resampling them with replacement
+    (``scipy.stats.bootstrap``); the same generator state gives the same interval. (0, 1) for no
+    values; a single value is its own interval."""
+    from scipy.stats import bootstrap
+
+    values = np.asarray(values, np.float64)
+    if values.size == 0:
+        return 0.0, 1.0
+    if values.size == 1:
+        return float(values[0]), float(values[0])
+    result = bootstrap(
+        (values,), np.mean, n_resamples=resamples, confidence_level=level,
+        method="percentile", vectorized=True, rng=rng,
+    )  # fmt: skip
+    low, high = result.confidence_interval
+    return float(low), float(high)
 
 
 def elo_difference(score: float, clip: float = 1e-3) -> float:

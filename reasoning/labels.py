@@ -10,7 +10,8 @@ with a known outcome, so the same rollouts also train the ORM.
 
 Work is split into chunks of problems; each chunk is written to ``<directory>/chunk-XXXXX.jsonl``
 when it finishes, so a killed run redoes only unfinished chunks. Chunks run on Ray actors
-(:class:`LabelWorker`, a plain class wrapped with ``ray.remote`` at launch) or in this process.
+(:class:`LabelWorker`, a plain class wrapped with ``ray.remote`` at launch, fed by a
+``ray.util.ActorPool``; Ray started by ``experiment.cluster.start_ray``) or in this process.
 Every solution and completion draws from its own stream, seeded by (seed, problem, solution,
 step, completion), so labels do not depend on chunking, worker count or batch composition.
 """
@@ -19,8 +20,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +27,8 @@ from typing import Any, Literal
 
 import numpy as np
 
+from experiment.cluster import start_ray
+from experiment.progress import Progress, progress
 from reasoning.lm.base import StepPolicy
 from reasoning.lm.decoding import Completion, complete_solutions
 from reasoning.tasks.base import Problem, Task
@@ -232,6 +233,11 @@ class LabelWorker:
         )
         return [record.to_json() for record in records]
 
+    def label_chunk(self, chunk: int, indices: Sequence[int]) -> tuple[int, list[dict[str, Any]]]:
+        """(``chunk``, :meth:`label` of ``indices``): the chunk's name travels with its records,
+        so that chunks can be written in whatever order they finish."""
+        return chunk, self.label(indices)
+
 
 def _write_chunk(path: Path, records: Sequence[dict[str, Any]]) -> None:
     temporary = path.with_suffix(".tmp")
@@ -264,11 +270,12 @@ def generate_labels(
     policy: StepPolicy | None = None,
     task: Task | None = None,
     log: Callable[[str], None] = print,
+    show_progress: bool = True,
 ) -> list[LabeledSolution]:
     """Label train problems ``indices`` into ``directory`` (one file per chunk), skipping chunks
     already there. With ``config.use_ray`` the chunks run on ``config.workers`` Ray actors that
     load the policy from ``policy_spec``; otherwise in this process, on ``policy`` (or the
-    spec's)."""
+    spec's). ``show_progress``: chunks done, on stderr (``experiment.progress``)."""
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     chunks = [
@@ -278,9 +285,10 @@ def generate_labels(
     todo = [c for c in range(len(chunks)) if not (directory / CHUNK_PATTERN.format(c)).exists()]
     if len(todo) < len(chunks):
         log(f"labels: reusing {len(chunks) - len(todo)} finished chunks of {len(chunks)}")
-    start = time.perf_counter()
     if todo and config.use_ray:
-        _label_on_ray(policy_spec, task_name, task_knobs, config, chunks, todo, directory, log)
+        _label_on_ray(
+            policy_spec, task_name, task_knobs, config, chunks, todo, directory, show_progress
+        )
     elif todo:
         if policy is None:
             from reasoning.lm.backends import load_policy
@@ -291,37 +299,14 @@ def generate_labels(
 
             task = make_task(task_name, **task_knobs)
         train = task.train
-        for done, c in enumerate(todo, start=1):
+        for c in progress(todo, "labels", "chunk", enabled=show_progress, every_seconds=10.0):
             records = label_problems(policy, task, [train[i] for i in chunks[c]], chunks[c], config)
             _write_chunk(directory / CHUNK_PATTERN.format(c), [r.to_json() for r in records])
-            _log_progress(log, done, len(todo), start)
     return read_labels(directory)
 
 
-def _log_progress(log: Callable[[str], None], done: int, total: int, start: float) -> None:
-    elapsed = time.perf_counter() - start
-    remaining = elapsed / done * (total - done)
-    log(f"labels: chunk {done}/{total} done ({elapsed:.0f} s, about {remaining:.0f} s left)")
-
-
-def start_ray(num_cpus: int) -> bool:
-    """Start a small local Ray runtime unless one is running; True when this call started it
-    (then the caller shuts it down). Never touches a runtime someone else started."""
-    os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
-    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
-    import ray
-
-    if ray.is_initialized():
-        return False
-    source_root = str(Path(__file__).resolve().parents[1])
-    python_path = os.pathsep.join(p for p in (source_root, os.environ.get("PYTHONPATH")) if p)
-    ray.init(
-        num_cpus=num_cpus,
-        object_store_memory=500_000_000,
-        include_dashboard=False,
-        runtime_env={"env_vars": {"PYTHONPATH": python_path}},
-    )
-    return True
+# the object store of a local Ray started for labels: chunks are small JSON records
+LABEL_OBJECT_STORE_BYTES = 500_000_000
 
 
 def _label_on_ray(
@@ -332,10 +317,11 @@ def _label_on_ray(
     chunks: Sequence[Sequence[int]],
     todo: Sequence[int],
     directory: Path,
-    log: Callable[[str], None],
+    show_progress: bool,
 ) -> None:
-    started = start_ray(num_cpus=max(1, config.workers))
+    started = start_ray(max(1, config.workers), LABEL_OBJECT_STORE_BYTES)
     import ray
+    from ray.util import ActorPool
 
     worker_class = ray.remote(num_cpus=1, max_restarts=2, max_task_retries=2)(LabelWorker)
     actors: list[Any] = [  # Ray actor handles; Ray's stubs lack .remote on methods
@@ -343,20 +329,16 @@ def _label_on_ray(
         for _ in range(max(1, min(config.workers, len(todo))))
     ]
     try:
-        queue, pending, done, start = list(todo), {}, 0, time.perf_counter()
-        for actor in actors:
-            if queue:
-                c = queue.pop(0)
-                pending[actor.label.remote(chunks[c])] = (c, actor)
-        while pending:
-            (ready,), _ = ray.wait(list(pending), num_returns=1)
-            c, actor = pending.pop(ready)
-            _write_chunk(directory / CHUNK_PATTERN.format(c), ray.get(ready))
-            done += 1
-            _log_progress(log, done, len(todo), start)
-            if queue:
-                nxt = queue.pop(0)
-                pending[actor.label.remote(chunks[nxt])] = (nxt, actor)
+        finished = ActorPool(actors).map_unordered(
+            lambda actor, c: actor.label_chunk.remote(c, chunks[c]), list(todo)
+        )
+        bar: Progress[int] = progress(
+            len(todo), "labels", "chunk", enabled=show_progress, every_seconds=10.0
+        )
+        with bar:
+            for c, records in finished:
+                _write_chunk(directory / CHUNK_PATTERN.format(c), records)
+                bar.update()
     finally:
         for actor in actors:
             ray.kill(actor)

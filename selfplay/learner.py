@@ -10,7 +10,6 @@ bumps the version only when training changed them, so workers pull only when nee
 from __future__ import annotations
 
 import dataclasses
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +20,7 @@ import torch
 
 from experiment.checkpoint import Checkpoint, CheckpointInfo, save_checkpoint
 from experiment.ledger import ComputeLedger, forward_flops, learner_flops
+from experiment.schedules import Schedule, decay_groups, learning_rate
 from selfplay.network import (
     PolicyValueNet,
     Precision,
@@ -37,7 +37,9 @@ from selfplay.replay import Batch
 class LearnerConfig:
     """Optimisation. ``weight_decay`` is ``c`` of the AlphaZero loss for ``sgd`` (applied as the
     L2 gradient ``2 c theta``, exactly the formula), and AdamW's decoupled coefficient for
-    ``adamw`` (Loshchilov & Hutter 2019: theta -= lr * weight_decay * theta; typical 0.01-0.1)."""
+    ``adamw`` (Loshchilov & Hutter 2019: theta -= lr * weight_decay * theta; typical 0.01-0.1).
+    Either way it applies to weight matrices and convolution kernels only, never to biases or
+    batch-norm parameters (``experiment.schedules.decay_groups``, as every training loop)."""
 
     batch_size: int = 256
     optimizer: Literal["sgd", "adamw"] = "sgd"
@@ -65,21 +67,13 @@ class LearnerConfig:
             )
         autocast_dtype(self.precision)
 
-
-def learning_rate(config: LearnerConfig, step: int) -> float:
-    """The learning rate at learner step ``step`` (0-based): warm-up, then the schedule."""
-    if step < config.warmup_steps:
-        return config.lr * (step + 1) / config.warmup_steps
-    step -= config.warmup_steps
-    if config.schedule == "constant":
-        return config.lr
-    if config.schedule == "step":
-        return config.lr * config.step_factor ** (step // config.step_every)
-    if config.schedule == "cosine":
-        progress = min(1.0, step / max(1, config.total_steps))
-        floor = config.min_lr_fraction
-        return config.lr * (floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * progress)))
-    raise ValueError(f"learner.schedule must be constant, cosine or step, got {config.schedule!r}")
+    def lr_schedule(self) -> Schedule:
+        """The learning rate by learner step: warm-up, then ``schedule``."""
+        return Schedule(
+            self.lr, self.warmup_steps, self.schedule, decay_steps=max(1, self.total_steps),
+            floor=self.lr * self.min_lr_fraction, step_every=self.step_every,
+            step_factor=self.step_factor,
+        )  # fmt: skip
 
 
 class Learner:
@@ -100,6 +94,7 @@ class Learner:
         # Module.to takes memory_format at run time; torch's type stubs leave it out.
         network.to(self.device, memory_format=self.memory_format)  # type: ignore[call-overload]
         self.network = network.train()
+        self.schedule = config.lr_schedule()
         self.optimizer = _make_optimizer(self.network, config)
         # GradScaler keeps float16 gradients from underflowing; bfloat16 has float32's range.
         self.scaler = torch.amp.GradScaler(self.device.type, enabled=config.precision == "float16")
@@ -132,7 +127,7 @@ class Learner:
         target_policies = numpy_to_tensor(batch.policies, self.device, np.float32)  # (B, A)
         target_values = numpy_to_tensor(batch.values, self.device, np.float32)  # (B,)
         policy_mask = numpy_to_tensor(batch.policy_mask, self.device, np.float32)  # (B,)
-        lr = learning_rate(self.config, self.step)
+        lr = learning_rate(self.schedule, self.step)
         for group in self.optimizer.param_groups:
             group["lr"] = lr
 
@@ -200,7 +195,7 @@ class Learner:
         if missing:
             raise KeyError(f"learner state lacks {sorted(missing)}; it was not saved by Learner")
         self.network.load_state_dict(state["model"])
-        self.optimizer.load_state_dict(state["optimizer"])
+        self.optimizer.load_state_dict(_regrouped(state["optimizer"], self.optimizer, self.network))
         if state.get("scaler") and self.scaler.is_enabled():  # empty unless float16 was used
             self.scaler.load_state_dict(state["scaler"])
         self.step = int(state["step"])
@@ -229,10 +224,35 @@ def _make_optimizer(network: torch.nn.Module, config: LearnerConfig) -> torch.op
     if config.optimizer == "sgd":
         # torch's weight_decay w adds w * theta to the gradient: the gradient of
         # (w / 2) ||theta||^2. The AlphaZero term c ||theta||^2 therefore needs w = 2c.
-        return torch.optim.SGD(network.parameters(), lr=config.lr, momentum=config.momentum,
-                               weight_decay=2 * config.weight_decay)  # fmt: skip
+        groups = decay_groups(network, 2 * config.weight_decay)
+        return torch.optim.SGD(groups, lr=config.lr, momentum=config.momentum)
     if config.optimizer == "adamw":
-        return torch.optim.AdamW(
-            network.parameters(), lr=config.lr, weight_decay=config.weight_decay
-        )
+        return torch.optim.AdamW(decay_groups(network, config.weight_decay), lr=config.lr)
     raise ValueError(f"learner.optimizer must be sgd or adamw, got {config.optimizer!r}")
+
+
+def _regrouped(
+    saved: dict[str, Any], optimizer: torch.optim.Optimizer, network: torch.nn.Module
+) -> dict[str, Any]:
+    """``saved`` optimizer state in ``optimizer``'s parameter groups. States saved before the
+    weight-decay groups existed hold one group over ``network.parameters()`` in order; their
+    per-parameter state (momentum, Adam moments) moves to each parameter's new index."""
+    if len(saved["param_groups"]) == len(optimizer.param_groups):
+        return saved
+    if len(saved["param_groups"]) != 1:
+        raise ValueError(
+            f"learner optimizer state has {len(saved['param_groups'])} parameter groups; "
+            f"expected {len(optimizer.param_groups)}, or 1 from before the weight-decay groups"
+        )
+    old_index = {id(parameter): index for index, parameter in enumerate(network.parameters())}
+    settings = {k: v for k, v in saved["param_groups"][0].items() if k != "params"}
+    state, groups, new_index = {}, [], 0
+    for group in optimizer.param_groups:
+        indices = []
+        for parameter in group["params"]:
+            if old_index[id(parameter)] in saved["state"]:
+                state[new_index] = saved["state"][old_index[id(parameter)]]
+            indices.append(new_index)
+            new_index += 1
+        groups.append({**settings, "weight_decay": group["weight_decay"], "params": indices})
+    return {"state": state, "param_groups": groups}

@@ -87,30 +87,13 @@ class _Window:
 
 def init_ray(config: TrainConfig) -> bool:
     """Connect to the configured cluster, or start a local one; True if we started it."""
-    import ray
+    from experiment.cluster import start_ray
 
-    if ray.is_initialized():
-        return False
     settings = config.ray
-    if settings.address:
-        runtime_env: dict[str, Any] = {}
-        if settings.ship_code:
-            import experiment
-            import games
-            import search
-            import selfplay
-
-            modules = [games, search, experiment, selfplay]
-            runtime_env["py_modules"] = [str(Path(str(m.__file__)).parent) for m in modules]
-        ray.init(address=settings.address, runtime_env=runtime_env, log_to_driver=False)
-        return False
-    ray.init(
-        num_cpus=settings.num_cpus,
-        object_store_memory=settings.object_store_mb * 1024 * 1024,
-        include_dashboard=False,
-        log_to_driver=False,
-    )
-    return True
+    return start_ray(
+        settings.num_cpus, settings.object_store_mb * 1024 * 1024,
+        address=settings.address, ship_code=settings.ship_code,
+    )  # fmt: skip
 
 
 def train(config: TrainConfig, run: RunDirectory, resume: bool = False) -> Progress:

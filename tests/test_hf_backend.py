@@ -13,8 +13,8 @@ transformers = pytest.importorskip("transformers")
 tokenizers = pytest.importorskip("tokenizers")
 
 from reasoning.lm.backends import PolicyLoadError, load_policy  # noqa: E402
-from reasoning.lm.base import StepPolicy  # noqa: E402
 from reasoning.lm.hf import HuggingFacePolicy  # noqa: E402
+from reasoning.searches import SearchSettings, sample_solutions  # noqa: E402
 
 END_OF_TEXT = "<|endoftext|>"
 # merged tokens that carry the delimiter: one ends with it, one carries text past it
@@ -91,10 +91,14 @@ def direct_logprobs(policy: HuggingFacePolicy, prefix: str, token_ids) -> list[f
 def test_loads_offline_as_a_step_policy_with_its_parameter_count(policy, model_directory):
     reference = transformers.GPT2LMHeadModel.from_pretrained(model_directory)
     expected = sum(p.numel() for p in reference.parameters())  # tied head counted once
-    assert isinstance(policy, StepPolicy)
     assert policy.num_parameters == expected
     assert policy.flops_per_token == 2 * expected
     assert policy.step_delimiter == "\n"
+    # it plugs into the searches as any StepPolicy, and its tokens are costed
+    settings = SearchSettings(max_steps=2, max_step_tokens=6)
+    for outcome in sample_solutions(policy, PREFIXES, 2, settings, seed=0):
+        assert len(outcome.candidates) == 2 and outcome.policy_tokens > 0
+        assert outcome.flops == 2 * expected * outcome.policy_tokens
 
 
 def test_samples_stop_right_after_the_delimiter(policy):

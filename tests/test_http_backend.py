@@ -18,7 +18,6 @@ import torch
 
 from reasoning.lm import CharTokenizer, TinyGPTConfig, TinyGPTPolicy, build_tiny_gpt, save_tiny_gpt
 from reasoning.lm.backends import PolicyLoadError, load_policy
-from reasoning.lm.base import StepPolicy
 from reasoning.lm.http import (
     CompletionServerError,
     OpenAICompletionsPolicy,
@@ -26,6 +25,7 @@ from reasoning.lm.http import (
     request_seeds,
 )
 from reasoning.lm.server import CompletionServer, TinyCompletionEngine
+from reasoning.searches import SearchSettings, greedy_solutions
 
 REPOSITORY = Path(__file__).resolve().parents[1]
 SMALL = TinyGPTConfig(block_size=96, num_layers=2, num_heads=2, embedding_dim=32)
@@ -113,10 +113,18 @@ def test_greedy_over_http_equals_greedy_in_process(remote, local):
     for row, want in zip(steps, expected, strict=True):
         assert [s.text for s in row] == [s.text for s in want]
         np.testing.assert_allclose(row[1].token_logprobs, want[1].token_logprobs, atol=1e-4)
+    # it plugs into the searches as any StepPolicy: same solutions, same costs
+    settings = SearchSettings(max_steps=3, max_step_tokens=8)
+    over_http, here = (
+        greedy_solutions(remote, PREFIXES, settings),
+        greedy_solutions(local, PREFIXES, settings),
+    )
+    assert [o.text for o in over_http] == [o.text for o in here]
+    assert [o.flops for o in over_http] == [o.flops for o in here]
+    assert all(o.policy_tokens > 0 for o in here)
 
 
 def test_the_http_policy_reports_the_served_model(remote, local, server):
-    assert isinstance(remote, StepPolicy)
     assert remote.model == "tiny-test"
     assert remote.num_parameters == local.num_parameters
     assert remote.flops_per_token == 2 * local.num_parameters

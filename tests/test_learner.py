@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
+import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -10,7 +12,8 @@ import torch
 
 from experiment.checkpoint import CheckpointInfo, load_checkpoint
 from experiment.ledger import ComputeLedger, forward_flops
-from selfplay.learner import Learner, LearnerConfig, learning_rate
+from experiment.schedules import learning_rate
+from selfplay.learner import Learner, LearnerConfig
 from selfplay.network import NetworkConfig, build_network
 from selfplay.replay import Batch
 
@@ -148,22 +151,90 @@ def test_steps_owed_keeps_the_sample_to_position_ratio():
     assert learner.samples_per_position(48) == 2.0
 
 
+def _learning_rate_before_issue_12(config: LearnerConfig, step: int) -> float:
+    """The learner's own schedule code as it was before experiment.schedules (a reference)."""
+    if step < config.warmup_steps:
+        return config.lr * (step + 1) / config.warmup_steps
+    step -= config.warmup_steps
+    if config.schedule == "constant":
+        return config.lr
+    if config.schedule == "step":
+        return config.lr * config.step_factor ** (step // config.step_every)
+    progress = min(1.0, step / max(1, config.total_steps))
+    floor = config.min_lr_fraction
+    return config.lr * (floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * progress)))
+
+
+SELFPLAY_RECIPES = sorted(
+    path for path in (Path(__file__).parents[1] / "configs").glob("*.yaml")
+    if not path.name.startswith("countdown")
+)  # fmt: skip
+
+
+@pytest.mark.parametrize("recipe", SELFPLAY_RECIPES, ids=lambda path: path.stem)
+def test_every_recipe_keeps_its_learning_rates(recipe):
+    from experiment.config import load_config
+    from selfplay.config import TrainConfig
+
+    config = load_config(TrainConfig, recipe).learner
+    schedule = config.lr_schedule()
+    steps = sorted({0, 1, config.warmup_steps, config.total_steps, 2 * config.total_steps}
+                   | set(range(0, 3 * config.total_steps, 97)))  # fmt: skip
+    for step in steps:
+        expected = _learning_rate_before_issue_12(config, step)
+        assert learning_rate(schedule, step) == pytest.approx(expected, rel=1e-12, abs=0), step
+
+
 def test_learning_rate_schedules():
-    constant = LearnerConfig(lr=0.1, warmup_steps=4)
-    assert [learning_rate(constant, s) for s in (0, 3, 4, 1000)] == pytest.approx(
-        [0.025, 0.1, 0.1, 0.1]
-    )  # fmt: skip
-    step = LearnerConfig(lr=0.1, schedule="step", step_every=10, step_factor=0.5)
-    assert [learning_rate(step, s) for s in (0, 9, 10, 25)] == pytest.approx(
-        [0.1, 0.1, 0.05, 0.025]
+    def rates(steps, **options):
+        schedule = LearnerConfig(lr=0.1, **options).lr_schedule()
+        return [learning_rate(schedule, step) for step in steps]
+
+    assert rates((0, 3, 4, 1000), warmup_steps=4) == pytest.approx([0.025, 0.1, 0.1, 0.1])
+    assert rates((0, 9, 10, 25), schedule="step", step_every=10, step_factor=0.5) == (
+        pytest.approx([0.1, 0.1, 0.05, 0.025])
     )
-    cosine = LearnerConfig(lr=0.1, schedule="cosine", total_steps=100, min_lr_fraction=0.1)
-    assert learning_rate(cosine, 0) == pytest.approx(0.1)
-    assert learning_rate(cosine, 50) == pytest.approx(0.055)
-    assert learning_rate(cosine, 100) == learning_rate(cosine, 500) == pytest.approx(0.01)
+    cosine = {"schedule": "cosine", "total_steps": 100, "min_lr_fraction": 0.1}
+    assert rates((0, 50, 100, 500), **cosine) == pytest.approx([0.1, 0.055, 0.01, 0.01])
+    # the cosine starts after the warm-up: its midpoint moves by warmup_steps
+    assert rates((9, 60), warmup_steps=10, **cosine) == pytest.approx([0.1, 0.055])
     learner = make_learner(lr=0.1, warmup_steps=2)
     assert learner.train_step(fixed_batch())["learner/lr"] == pytest.approx(0.05)
-    assert learner.optimizer.param_groups[0]["lr"] == pytest.approx(0.05)
+    assert [group["lr"] for group in learner.optimizer.param_groups] == pytest.approx([0.05] * 2)
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "adamw"])
+def test_weight_decay_skips_biases_and_batch_norm(optimizer):
+    learner = make_learner(optimizer=optimizer, weight_decay=0.01)
+    decayed, plain = learner.optimizer.param_groups
+    expected = 2 * 0.01 if optimizer == "sgd" else 0.01  # sgd: the L2 gradient of c ||theta||^2
+    assert decayed["weight_decay"] == pytest.approx(expected) and plain["weight_decay"] == 0.0
+    assert all(p.dim() >= 2 for p in decayed["params"]) and decayed["params"]
+    assert all(p.dim() == 1 for p in plain["params"]) and plain["params"]
+    norms = [m for m in learner.network.modules() if isinstance(m, torch.nn.BatchNorm2d)]
+    norm_parameters = {id(p) for m in norms for p in m.parameters()}
+    assert norm_parameters and norm_parameters <= {id(p) for p in plain["params"]}
+
+
+def test_optimizer_state_from_before_the_decay_groups_resumes():
+    """A checkpoint whose optimizer had one group over all parameters still resumes: each
+    parameter's momentum follows it into its new group."""
+    old = make_learner(seed=1, optimizer="sgd")
+    single = torch.optim.SGD(old.network.parameters(), lr=0.02, momentum=0.9, weight_decay=2e-4)
+    old.optimizer = single
+    old.train_step(fixed_batch())
+    state = old.state_dict()
+    assert len(state["optimizer"]["param_groups"]) == 1
+    resumed = make_learner(seed=2, optimizer="sgd")
+    resumed.load_state_dict(state)
+    for parameter_old, parameter_new in zip(
+        old.network.parameters(), resumed.network.parameters(), strict=True
+    ):
+        assert torch.equal(
+            single.state[parameter_old]["momentum_buffer"],
+            resumed.optimizer.state[parameter_new]["momentum_buffer"],
+        )
+    assert resumed.train_step(fixed_batch())["loss/total"] > 0
 
 
 def test_config_rejects_nonsense():

@@ -11,7 +11,6 @@ import torch.nn.functional as F
 
 from reasoning.lm import (
     CharTokenizer,
-    StepPolicy,
     TinyGPTConfig,
     TinyGPTPolicy,
     TrainingConfig,
@@ -23,6 +22,8 @@ from reasoning.lm import (
     train_tiny_gpt,
 )
 from reasoning.lm.base import step_ends_solution
+from reasoning.lm.train import encode_texts
+from reasoning.searches import SearchSettings, sample_solutions
 from reasoning.tasks import make_task, parse_equation, training_texts
 
 SMALL = TinyGPTConfig(block_size=128, num_layers=2, num_heads=2, embedding_dim=48)
@@ -81,11 +82,21 @@ def test_initialisation_is_seeded_and_leaves_the_global_rng_alone():
         assert torch.equal(a, b)
 
 
-def test_training_loss_falls_and_compute_is_counted(trained):
+def test_training_loss_falls_and_compute_is_counted(trained, countdown):
     losses = np.array(trained.losses)
     assert len(losses) == 150
     assert losses[-10:].mean() < 0.5 * losses[:10].mean()
-    assert trained.flops > 6 * trained.model.num_parameters * trained.tokens > 0
+    # compute: 6 x parameters x every token the model read (the question line included,
+    # padding not); the loss counts the solution tokens only. Recount both from the same draws:
+    # the seed of the initial weights, then one batch of 16 rows per step.
+    texts = training_texts(countdown, countdown.train, np.random.default_rng(0), error_rate=0.1)
+    tokens, lengths, loss_mask = encode_texts(texts, CharTokenizer(), SMALL.block_size, False)
+    rng = np.random.default_rng(1)
+    rng.integers(2**62)
+    batches = [rng.integers(0, len(tokens), 16) for _ in range(150)]
+    read = sum(int((lengths[rows] - 1).sum()) for rows in batches)
+    assert trained.tokens == sum(int(loss_mask[rows].sum()) for rows in batches) < read
+    assert trained.flops == 6 * trained.model.num_parameters * read
 
 
 def test_samples_parse_as_steps_and_stop_at_the_delimiter(policy, countdown):
@@ -182,10 +193,14 @@ def test_which_steps_end_a_solution():
     assert not step_ends_solution("Answer: 2", "length")  # cut off: incomplete, not an ending
 
 
-def test_policy_interface_and_compute(policy):
-    assert isinstance(policy, StepPolicy)
+def test_the_policy_plugs_into_the_searches_and_costs_its_tokens(policy, countdown):
     assert policy.step_delimiter == "\n"
     assert policy.flops_per_token == 2 * policy.num_parameters == 2 * policy.model.num_parameters
+    prompts = [countdown.prompt(p) for p in countdown.test[:3]]
+    settings = SearchSettings(max_steps=4, max_step_tokens=16)
+    for outcome in sample_solutions(policy, prompts, 2, settings, seed=0):
+        assert len(outcome.candidates) == 2 and outcome.policy_tokens > 0
+        assert outcome.flops == policy.flops_per_token * outcome.policy_tokens
 
 
 def test_complete_solutions_end_with_an_answer_line_and_are_batch_independent(policy, countdown):

@@ -22,16 +22,13 @@ import json
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit, urlunsplit
 
-from experiment import UserError
-from reasoning.lm.base import StepPolicy
+from reasoning.lm.base import PolicyLoadError, StepPolicy
 from reasoning.tasks.format import STEP_DELIMITER
+
+__all__ = ["SPEC_EXAMPLES", "PolicyLoadError", "load_policy"]
 
 SPEC_EXAMPLES = "tiny:runs/x/policy, hf:/models/gpt2, http://127.0.0.1:8000/v1?model=NAME"
 TINY_FORMAT = "ponder.tiny_gpt"  # reasoning.lm.checkpoint.FORMAT, repeated to avoid importing torch
-
-
-class PolicyLoadError(UserError, ValueError):
-    """A policy spec that names nothing loadable: a bad prefix, a missing path, a bad option."""
 
 
 def load_policy(

@@ -14,10 +14,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal, Protocol, runtime_checkable
+from typing import Literal, Protocol
 
 import numpy as np
 
+from experiment import UserError
 from reasoning.tasks.format import STEP_DELIMITER, is_final_step
 
 StopReason = Literal["delimiter", "end_of_text", "length"]
@@ -52,7 +53,6 @@ class StepSample:
         return float(sum(self.token_logprobs))
 
 
-@runtime_checkable
 class StepPolicy(Protocol):
     """What the search over steps needs from a language model."""
 
@@ -78,6 +78,11 @@ class StepPolicy(Protocol):
         """``num_samples`` next steps for every prefix: result[p][k] is sample k of prefix p.
         ``temperature`` 0 is greedy decoding (then all samples of a prefix are equal)."""
         ...
+
+
+class PolicyLoadError(UserError, ValueError):
+    """A policy spec or model directory that names nothing loadable: a bad prefix, a missing
+    path, a bad option (raised by ``reasoning.lm.backends.load_policy`` and the backends)."""
 
 
 def check_sampling_arguments(num_samples: int, max_tokens: int, temperature: float) -> None:
@@ -130,6 +135,7 @@ def greedy_steps(policy: StepPolicy, prefixes: Sequence[str], max_tokens: int) -
 
 __all__ = [
     "STEP_DELIMITER",
+    "PolicyLoadError",
     "RandomSource",
     "StepPolicy",
     "StepSample",

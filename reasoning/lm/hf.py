@@ -25,8 +25,9 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from reasoning.lm.backends import PolicyLoadError
+from experiment.ledger import transformer_forward_flops
 from reasoning.lm.base import (
+    PolicyLoadError,
     RandomSource,
     StepSample,
     StopReason,
@@ -85,7 +86,7 @@ class HuggingFacePolicy:
         """Load a model and tokenizer saved with ``save_pretrained`` in ``directory``.
 
         ``dtype`` None is float32 (exact log-probs on a CPU); ``"auto"`` keeps the checkpoint's.
-        Raises :class:`reasoning.lm.backends.PolicyLoadError` when the directory holds no model.
+        Raises :class:`reasoning.lm.base.PolicyLoadError` when the directory holds no model.
         """
         try:
             from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -124,7 +125,7 @@ class HuggingFacePolicy:
 
     @property
     def flops_per_token(self) -> float:
-        return 2.0 * self.num_parameters  # Kaplan et al. 2020 (REFERENCES.md, compute accounting)
+        return float(transformer_forward_flops(self.num_parameters, 1))
 
     def encode(self, prefix: str) -> list[int]:
         """Token ids the policy conditions on for ``prefix`` (an empty one becomes BOS or EOS)."""

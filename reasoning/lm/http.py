@@ -36,6 +36,7 @@ from typing import Any
 import numpy as np
 
 from experiment import UserError
+from experiment.ledger import transformer_forward_flops
 from reasoning.lm.base import (
     RandomSource,
     StepSample,
@@ -147,7 +148,7 @@ class OpenAICompletionsPolicy:
 
     @property
     def flops_per_token(self) -> float:
-        return 2.0 * self._num_parameters  # Kaplan et al. 2020 (REFERENCES.md, compute accounting)
+        return float(transformer_forward_flops(self._num_parameters, 1))
 
     def sample_steps(
         self,

@@ -15,6 +15,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
+from experiment.ledger import transformer_forward_flops
 from reasoning.lm.base import (
     RandomSource,
     StepSample,
@@ -76,7 +77,7 @@ class TinyGPTPolicy:
 
     @property
     def flops_per_token(self) -> float:
-        return 2.0 * self.num_parameters  # Kaplan et al. 2020 (REFERENCES.md, compute accounting)
+        return float(transformer_forward_flops(self.num_parameters, 1))
 
     def _encode_prefixes(
         self, prefixes: Sequence[str]

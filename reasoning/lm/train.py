@@ -3,24 +3,29 @@
 Each text is ``prompt + solution`` (see :mod:`reasoning.tasks.format`) and gets an end-of-text
 token appended. The loss is next-token cross-entropy (nats per token) on the solution tokens and
 the end-of-text token; the question line is context only (``loss_on_prompt=False``), because its
-numbers are random and cannot be predicted. AdamW, linear warmup then cosine decay, gradient
-clipping, as nanoGPT. Compute: about ``6 * parameters * tokens`` FLOPs (Kaplan et al. 2020,
-REFERENCES.md), padding excluded.
+numbers are random and cannot be predicted. Compute: about ``6 * parameters * tokens`` FLOPs
+(``experiment.ledger.transformer_train_flops``), padding excluded.
+
+:func:`training_loop` is the one optimisation loop of the tiny-GPT family, used here and by the
+verifiers (``reasoning.verifiers.training``): AdamW with weight decay on matrices only
+(``experiment.schedules.decay_groups``), linear warm-up then cosine decay
+(``experiment.schedules``), gradient clipping, as nanoGPT.
 """
 
 from __future__ import annotations
 
-import math
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
 import numpy as np
 import torch
 import torch.nn.functional as F
-from tqdm.auto import tqdm
 
+from experiment.ledger import transformer_train_flops
+from experiment.progress import progress as progress_of
+from experiment.schedules import decay_groups, learning_rate, warmup_cosine
 from reasoning.lm.model import TinyGPT, TinyGPTConfig, build_tiny_gpt
 from reasoning.lm.tokenizer import CharTokenizer
 from reasoning.tasks.format import STEP_DELIMITER
@@ -48,26 +53,75 @@ class TrainingResult:
     flops: float  # 6 * parameters * all tokens processed (context included, padding excluded)
 
 
-class WarmupCosine(Protocol):
-    """The schedule fields of a training config (the tiny GPT's and the verifiers')."""
+class LoopSettings(Protocol):
+    """The optimisation fields of a training config (the tiny GPT's and the verifiers')."""
 
     @property
     def steps(self) -> int: ...
     @property
-    def warmup_steps(self) -> int: ...
+    def batch_size(self) -> int: ...
     @property
     def learning_rate(self) -> float: ...
     @property
     def min_learning_rate(self) -> float: ...
+    @property
+    def warmup_steps(self) -> int: ...
+    @property
+    def weight_decay(self) -> float: ...
+    @property
+    def gradient_clip(self) -> float: ...
 
 
-def learning_rate_at(config: WarmupCosine, step: int) -> float:
-    """Linear warmup to ``learning_rate``, then cosine decay to ``min_learning_rate``."""
-    if step < config.warmup_steps:
-        return config.learning_rate * (step + 1) / config.warmup_steps
-    progress = (step - config.warmup_steps) / max(1, config.steps - config.warmup_steps)
-    cosine = 0.5 * (1.0 + math.cos(math.pi * min(1.0, progress)))
-    return config.min_learning_rate + cosine * (config.learning_rate - config.min_learning_rate)
+# AdamW's (beta1, beta2) for the policy: nanoGPT's 0.99 for small character models. The verifiers
+# keep torch's default, which their loop had before it became this one, so that merging the
+# loops changed only their weight decay.
+POLICY_BETAS = (0.9, 0.99)
+
+
+def training_loop(
+    model: torch.nn.Module,
+    settings: LoopSettings,
+    num_examples: int,
+    batch_loss: Callable[[torch.Tensor], torch.Tensor | None],
+    rng: np.random.Generator,
+    *,
+    betas: tuple[float, float] = (0.9, 0.999),
+    description: str = "train",
+    progress: bool = True,
+    after_step: Callable[[int], dict[str, str] | None] | None = None,
+) -> list[float]:
+    """``settings.steps`` AdamW steps on batches of ``settings.batch_size`` example rows drawn
+    with ``rng`` from ``range(num_examples)``; returns the loss of every step taken.
+
+    ``batch_loss(rows)`` returns the batch's mean loss, or None to skip the step (nothing to
+    learn in it). ``after_step(step)`` runs after each step taken (validation, say) and may
+    return values to show beside the loss. The model is left in eval mode."""
+    optimizer = torch.optim.AdamW(
+        decay_groups(model, settings.weight_decay), lr=settings.learning_rate, betas=betas
+    )
+    schedule = warmup_cosine(
+        settings.steps, settings.warmup_steps, settings.learning_rate, settings.min_learning_rate
+    )
+    losses: list[float] = []
+    bar = progress_of(range(settings.steps), description, "step", enabled=progress)
+    for step in bar:
+        model.train()
+        for group in optimizer.param_groups:
+            group["lr"] = learning_rate(schedule, step)
+        rows = torch.from_numpy(rng.integers(0, num_examples, settings.batch_size))
+        loss = batch_loss(rows)
+        if loss is None:
+            continue
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), settings.gradient_clip)
+        optimizer.step()
+        losses.append(loss.item())
+        shown = after_step(step) if after_step is not None else None
+        if shown or step % 10 == 0 or step == settings.steps - 1:
+            bar.set_postfix(loss=f"{losses[-1]:.3f}", **(shown or {}))
+    model.eval()
+    return losses
 
 
 def encode_texts(
@@ -126,41 +180,23 @@ def train_tiny_gpt(
     tokens, lengths, loss_mask = encode_texts(
         texts, tokenizer, model_config.block_size, config.loss_on_prompt
     )
-    decay = [p for name, p in model.named_parameters() if p.dim() >= 2 and "embedding" not in name]
-    no_decay = [p for name, p in model.named_parameters() if p.dim() < 2 or "embedding" in name]
-    optimizer = torch.optim.AdamW(
-        [
-            {"params": decay, "weight_decay": config.weight_decay},
-            {"params": no_decay, "weight_decay": 0.0},
-        ],
-        lr=config.learning_rate,
-        betas=(0.9, 0.99),
-    )
-    model.train()
-    losses: list[float] = []
-    loss_tokens = context_tokens = 0
-    start = time.perf_counter()
-    bar = tqdm(range(config.steps), desc="train tiny GPT", unit="step", disable=not progress)
-    for step in bar:
-        for group in optimizer.param_groups:
-            group["lr"] = learning_rate_at(config, step)
-        rows = torch.from_numpy(rng.integers(0, len(tokens), config.batch_size))
+    counts = {"loss": 0, "context": 0}
+
+    def batch_loss(rows: torch.Tensor) -> torch.Tensor:
         width = int(lengths[rows].max())
         batch = tokens[rows, :width].to(device)  # (B, W)
         mask = loss_mask[rows, : width - 1].to(device)  # (B, W - 1)
         logits = model(batch[:, :-1])  # (B, W - 1, V); right padding never affects real tokens
         loss_per_token = F.cross_entropy(logits.transpose(1, 2), batch[:, 1:], reduction="none")
-        loss = (loss_per_token * mask).sum() / mask.sum()
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), config.gradient_clip)
-        optimizer.step()
-        losses.append(loss.item())
-        loss_tokens += int(mask.sum())
-        context_tokens += int((lengths[rows] - 1).sum())
-        if step % 10 == 0 or step == config.steps - 1:
-            bar.set_postfix(loss=f"{losses[-1]:.3f}")
-    model.eval()
+        counts["loss"] += int(mask.sum())
+        counts["context"] += int((lengths[rows] - 1).sum())
+        return (loss_per_token * mask).sum() / mask.sum()
+
+    start = time.perf_counter()
+    losses = training_loop(
+        model, config, len(tokens), batch_loss, rng,
+        betas=POLICY_BETAS, description="train tiny GPT", progress=progress,
+    )  # fmt: skip
     seconds = time.perf_counter() - start
-    flops = 6.0 * model.num_parameters * context_tokens  # Kaplan et al. 2020
-    return TrainingResult(model, tuple(losses), loss_tokens, seconds, flops)
+    flops = float(transformer_train_flops(model.num_parameters, counts["context"]))
+    return TrainingResult(model, tuple(losses), counts["loss"], seconds, flops)

@@ -10,14 +10,10 @@ from reasoning.labels import LabelConfig
 from reasoning.lm.model import TinyGPTConfig
 from reasoning.lm.train import TrainingConfig
 from reasoning.searches.expander import SearchSettings
+from reasoning.searches.selection import BEST_OF_N
 from reasoning.verifiers.base import AGGREGATIONS
 from reasoning.verifiers.training import VerifierTrainingConfig
 from search.rules import Gumbel, Puct, SelectionRule
-
-# Best-of-N selections: a vote or an argmax, by a verifier (the oracle's is coverage, pass@k).
-BEST_OF_N_SELECTIONS = (
-    "majority", "prm_weighted", "orm_weighted", "prm_argmax", "orm_argmax", "oracle",
-)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -64,9 +60,9 @@ class VerifierSection:
     # generated solutions per train problem labelled by the exact step checker (as PRM800K's
     # human labels), added to both verifiers' Monte-Carlo examples; 0: Monte-Carlo labels only.
     # Every train problem, the policy's too: they cost no policy call, and the more distinct
-    # problems a verifier sees, the less it can score by memorising them. Measured on
-    # configs/countdown.yaml with 4 per problem: worse at large N (PRM-weighted best-of-64 0.11
-    # against 0.21 without), since the generator's mistakes are not the policy's.
+    # problems a verifier sees, the less it can score by memorising them. On Countdown they
+    # made large-N selection worse, since the generator's mistakes are not the policy's: see
+    # docs/results/countdown.md.
     checker_solutions: int = 0
     checker_error_rate: float = 0.3  # mistakes per step in those solutions
 
@@ -102,7 +98,7 @@ class EvaluationSection:
     search: SearchSettings = field(default_factory=lambda: SearchSettings(temperature=0.8))
     pool_size: int = 64  # samples per problem that best-of-n subsets are drawn from
     best_of_n: tuple[int, ...] = (1, 2, 4, 8, 16, 32, 64)
-    selections: tuple[str, ...] = BEST_OF_N_SELECTIONS
+    selections: tuple[str, ...] = tuple(BEST_OF_N)  # names in reasoning.searches.BEST_OF_N
     subset_trials: int = 400  # Lightman et al. 2023
     tree_verifier: Literal["prm", "orm"] = "prm"  # the value of beam search and MCTS
     oracle_searches: bool = True  # also beam / MCTS (mcts.oracle_rules) valued by the checker
@@ -125,11 +121,10 @@ class ReasonConfig:
     progress: bool = True  # progress bars
 
     def __post_init__(self) -> None:
-        unknown = sorted(set(self.evaluation.selections) - set(BEST_OF_N_SELECTIONS))
+        unknown = sorted(set(self.evaluation.selections) - set(BEST_OF_N))
         if unknown:
             raise ValueError(
-                f"evaluation.selections: unknown {unknown}; choose from "
-                f"{list(BEST_OF_N_SELECTIONS)}"
+                f"evaluation.selections: unknown {unknown}; choose from {list(BEST_OF_N)}"
             )
         aggregation = self.evaluation.search.aggregation
         if aggregation not in AGGREGATIONS:

@@ -8,7 +8,8 @@
 
 Each (method, budget) is saved as ``evaluation/<method>@<budget>.json`` with per-problem
 arrays; a saved one with the same fingerprint is reused. Costs per problem are test FLOPs
-(2 x parameters per token for the policy and the verifier, see ``ReasoningExpander``).
+(2 x parameters per token for the policy and the verifier, see ``ReasoningExpander``); a
+verifier's tokens are counted by its own tokenizer (``Verifier.count_tokens``).
 """
 
 from __future__ import annotations
@@ -22,10 +23,12 @@ from typing import Any
 
 import numpy as np
 
+from experiment.progress import Progress, progress
 from reasoning.pipeline.phases import Context, begin, fingerprint
 from reasoning.searches import (
     SearchOutcome,
     beam_search,
+    best_of_n_selection,
     greedy_solutions,
     mcts_search,
     pass_at_k,
@@ -114,6 +117,7 @@ class EvaluationPhase:
         self.directory = context.run.path / "evaluation"
         begin(self.directory, self.key, "evaluation", context.log)
         self.pool_spent = 0.0
+        self._reads: dict[str, list[tuple[int, np.ndarray]]] = {}
 
     # --- caching -------------------------------------------------------------------------------
     def _cached(self, method: str, budget: int, params: tuple, compute) -> MethodResult:
@@ -138,16 +142,24 @@ class EvaluationPhase:
 
     def run(self) -> list[MethodResult]:
         """Every method at every budget, each computed once and then reloaded."""
-        section = self.section
         results = [self._cached("greedy", 1, (), self._greedy)]
         results += self._best_of_n()
+        jobs = self._searches()
+        bar = progress(jobs, "evaluation: searches", "method", enabled=self.context.config.progress)
+        results += [self._cached(*job) for job in bar]
+        return results
+
+    def _searches(self) -> list[tuple[str, int, tuple, Any]]:
+        """(method, budget, params, compute) of every beam search and MCTS to run."""
+        section = self.section
         beam, mcts = section.beam, section.mcts
+        jobs: list[tuple[str, int, tuple, Any]] = []
         tree_verifiers = [section.tree_verifier] + (["oracle"] if section.oracle_searches else [])
         for name in tree_verifiers:
             for budget in beam.budgets:
                 params = (beam.expansions, beam.selection)
                 compute = functools.partial(self._beam, name, budget)
-                results.append(self._cached(f"beam/{name}", budget, params, compute))
+                jobs.append((f"beam/{name}", budget, params, compute))
         runs: list[tuple[str, str]] = [(rule, section.tree_verifier) for rule in mcts.rules]
         if section.oracle_searches:
             runs += [(rule, "oracle") for rule in mcts.oracle_rules]
@@ -155,10 +167,8 @@ class EvaluationPhase:
             for simulations in mcts.simulations:
                 mcts_params = (mcts.candidates, mcts.rule(rule))
                 compute = functools.partial(self._mcts, rule, name, simulations)
-                results.append(
-                    self._cached(f"mcts_{rule}/{name}", simulations, mcts_params, compute)
-                )
-        return results
+                jobs.append((f"mcts_{rule}/{name}", simulations, mcts_params, compute))
+        return jobs
 
     def _greedy(self) -> MethodResult:
         outcomes = greedy_solutions(self.policy, self.prompts, self.section.search)
@@ -200,37 +210,22 @@ class EvaluationPhase:
                 pool[row["problem"]].append(row)
             return pool, json.loads(marker.read_text())["spent"]
         start = time.perf_counter()
-        outcomes = sample_solutions(
-            self.policy,
-            self.prompts,
-            self.section.pool_size,
-            self.section.search,
-            self.section.seed,
+        pool, rows, spent = [[] for _ in self.problems], [], 0.0
+        # chunks of problems that fill the policy's batches, so that progress can be shown;
+        # each problem's samples are seeded by its own id, so chunking changes no sample
+        size = max(1, -(-self.section.search.max_batch_rows // self.section.pool_size))
+        chunks = [range(p, min(p + size, len(self.problems))) for p in range(0, len(pool), size)]
+        bar: Progress[int] = progress(
+            len(self.problems), "evaluation: pool", "problem", enabled=self.context.config.progress
         )
-        texts = [
-            prompt + c.text
-            for prompt, o in zip(self.prompts, outcomes, strict=True)
-            for c in o.candidates
-        ]
-        prm_steps = self.verifiers["prm"].step_scores(texts)
-        orm_scores = self.verifiers["orm"].score_prefixes(texts)
-        pool, rows, index = [[] for _ in self.problems], [], 0
-        for p, (problem, outcome) in enumerate(zip(self.problems, outcomes, strict=True)):
-            for sample, candidate in enumerate(outcome.candidates):
-                row = {
-                    "problem": p, "sample": sample, "text": candidate.text,
-                    "answer": candidate.answer, "finished": candidate.finished,
-                    "tokens": candidate.num_tokens, "prm_steps": prm_steps[index].tolist(),
-                    "orm": float(orm_scores[index]),
-                    "correct": bool(self.context.task.check_answer(problem, candidate.text)),
-                }  # fmt: skip
-                pool[p].append(row)
-                rows.append(row)
-                index += 1
-        verifier_chars = sum(len(t) for t in texts)
-        spent = sum(o.flops for o in outcomes) + verifier_chars * (
-            self.verifiers["prm"].flops_per_token + self.verifiers["orm"].flops_per_token
-        )
+        with bar:
+            for chunk in chunks:
+                chunk_rows, chunk_spent = self._pool_chunk(chunk)
+                for row in chunk_rows:
+                    pool[row["problem"]].append(row)
+                rows += chunk_rows
+                spent += chunk_spent
+                bar.update(len(chunk))
         path.write_text("".join(json.dumps(row) + "\n" for row in rows))
         marker.write_text(json.dumps({"fingerprint": key, "spent": spent}) + "\n")
         self.context.log(
@@ -238,6 +233,39 @@ class EvaluationPhase:
             f"({time.perf_counter() - start:.0f} s)"
         )
         return pool, spent
+
+    def _pool_chunk(self, problems: range) -> tuple[list[dict[str, Any]], float]:
+        """Pool rows of ``problems`` (indices into the test problems) and their FLOPs."""
+        prompts = [self.prompts[p] for p in problems]
+        outcomes = sample_solutions(
+            self.policy, prompts, self.section.pool_size, self.section.search, self.section.seed,
+            problem_ids=problems,
+        )  # fmt: skip
+        texts = [
+            prompt + c.text
+            for prompt, o in zip(prompts, outcomes, strict=True)
+            for c in o.candidates
+        ]
+        prm, orm = self.verifiers["prm"], self.verifiers["orm"]
+        prm_steps = prm.step_scores(texts)
+        orm_scores = orm.score_prefixes(texts)
+        rows, index, task = [], 0, self.context.task
+        for p, outcome in zip(problems, outcomes, strict=True):
+            for sample, candidate in enumerate(outcome.candidates):
+                rows.append({
+                    "problem": p, "sample": sample, "text": candidate.text,
+                    "answer": candidate.answer, "finished": candidate.finished,
+                    "tokens": candidate.num_tokens, "prm_steps": prm_steps[index].tolist(),
+                    "orm": float(orm_scores[index]),
+                    "correct": bool(task.check_answer(self.problems[p], candidate.text)),
+                })  # fmt: skip
+                index += 1
+        verifier_flops = sum(
+            verifier.count_tokens(text) * verifier.flops_per_token
+            for verifier in (prm, orm)
+            for text in texts
+        )
+        return rows, sum(o.flops for o in outcomes) + verifier_flops
 
     def _best_of_n(self) -> list[MethodResult]:
         pool, self.pool_spent = self._pool()  # the test compute best-of-N really spent
@@ -251,23 +279,41 @@ class EvaluationPhase:
             for size in self.section.best_of_n
         ]  # fmt: skip
 
-    def _subsets(self, pool: list[list[dict[str, Any]]], selection: str, size: int) -> MethodResult:
-        """Best-of-``size`` by ``selection`` over random subsets of every problem's pool."""
+    def _verifier_reads(
+        self, name: str, pool: list[list[dict[str, Any]]]
+    ) -> list[tuple[int, np.ndarray]]:
+        """Per problem, the verifier ``name``'s tokens of the prompt and of each sample (P,)."""
+        if name not in self._reads:
+            verifier = self.verifiers[name]
+            self._reads[name] = [
+                (
+                    verifier.count_tokens(prompt),
+                    np.array([verifier.count_tokens(s["text"]) for s in samples], float),
+                )
+                for prompt, samples in zip(self.prompts, pool, strict=True)
+            ]
+        return self._reads[name]
+
+    def _subsets(self, pool: list[list[dict[str, Any]]], name: str, size: int) -> MethodResult:
+        """Best-of-``size`` by the selection ``name`` over random subsets of every problem's
+        pool."""
+        selection = best_of_n_selection(name)
         aggregation, policy_rate = self.section.search.aggregation, self.policy.flops_per_token
         # Every selection sees the same subsets (common random numbers), so differences between
         # selections are not differences between subsets.
         rng = np.random.default_rng([self.section.seed, size])
-        verifier_name = selection.split("_")[0] if selection not in ("majority", "oracle") else None
-        rule = {"majority": "majority", "oracle": "argmax"}.get(selection, selection.split("_")[-1])
-        rate = self.verifiers[verifier_name].flops_per_token if verifier_name else 0.0
+        verifier = self.verifiers[selection.verifier] if selection.verifier else None
+        rate = verifier.flops_per_token if verifier is not None else 0.0
         columns: dict[str, list[Any]] = {
-            name: [] for name in ("correct", "covered", "missed", "flops", "policy", "verifier")
+            column: [] for column in ("correct", "covered", "missed", "flops", "policy", "verifier")
         }
-        for prompt, samples in zip(self.prompts, pool, strict=True):
+        reads = None
+        if selection.verifier is not None and selection.verifier != "oracle":
+            reads = self._verifier_reads(selection.verifier, pool)
+        for problem, samples in enumerate(pool):
             correct = np.array([s["correct"] for s in samples])
             tokens = np.array([s["tokens"] for s in samples], float)
-            chars = np.array([len(s["text"]) for s in samples], float)
-            if selection == "oracle":  # the exact checker picks a correct sample if any: pass@k
+            if selection.verifier == "oracle":  # picks a correct sample if any: exactly pass@k
                 value = pass_at_k(len(samples), int(correct.sum()), size)
                 columns["correct"].append(value)
                 columns["covered"].append(value)
@@ -275,33 +321,35 @@ class EvaluationPhase:
                 policy_tokens, verifier_tokens = size * tokens.mean(), 0.0
             else:
                 scores = None
-                if verifier_name == "prm":
+                if selection.verifier == "prm":
                     scores = np.array(
                         [
                             aggregate(aggregation, s["prm_steps"]) if s["prm_steps"] else 0.0
                             for s in samples
                         ]
                     )
-                elif verifier_name == "orm":
+                elif selection.verifier == "orm":
                     scores = np.array([s["orm"] for s in samples])
                 trials = 1 if size == len(samples) else self.section.subset_trials
                 trial = subset_trials(
-                    [s["answer"] for s in samples], correct, scores, rule, size, trials, rng
-                )
+                    [s["answer"] for s in samples], correct, scores, selection.rule, size,
+                    trials, rng,
+                )  # fmt: skip
                 columns["correct"].append(trial.correct.mean())
                 columns["covered"].append(trial.covered.mean())
                 columns["missed"].append((trial.covered & ~trial.correct).mean())
                 policy_tokens = tokens[trial.subsets].sum(axis=1).mean()
-                verifier_tokens = (
-                    (len(prompt) + chars[trial.subsets].sum(axis=1).mean())
-                    if verifier_name
-                    else 0.0
-                )
+                verifier_tokens = 0.0
+                if reads is not None:  # the prompt once, then each sample's steps
+                    prompt_tokens, sample_tokens = reads[problem]
+                    verifier_tokens = (
+                        prompt_tokens + sample_tokens[trial.subsets].sum(axis=1).mean()
+                    )
             columns["policy"].append(policy_tokens)
             columns["verifier"].append(verifier_tokens)
             columns["flops"].append(policy_tokens * policy_rate + verifier_tokens * rate)
         arrays = {k: np.asarray(v, float) for k, v in columns.items()}
         return MethodResult(
-            f"best_of_n/{selection}", size, "samples", arrays["correct"], arrays["covered"],
+            f"best_of_n/{name}", size, "samples", arrays["correct"], arrays["covered"],
             arrays["missed"], arrays["flops"], arrays["policy"], arrays["verifier"], 0.0,
         )  # fmt: skip

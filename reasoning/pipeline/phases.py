@@ -188,6 +188,7 @@ def labels_phase(context: Context, policy: PolicyPhase) -> LabelsPhase:
         policy.spec, config.task.name, dict(config.task.knobs), range(first, first + count),
         config.labels,
         directory, policy=policy.policy, task=context.task, log=context.log,
+        show_progress=config.progress,
     )  # fmt: skip
     tokens = sum(record.policy_tokens for record in labels)
     flops = tokens * policy.policy.flops_per_token  # 2 x parameters per generated token

@@ -13,8 +13,8 @@ from typing import Any
 
 import numpy as np
 
+from experiment.stats import bootstrap_interval
 from reasoning.pipeline.evaluation import MethodResult
-from reasoning.searches.metrics import bootstrap_interval
 
 
 @dataclass(frozen=True)

@@ -2,9 +2,10 @@
 
 - :mod:`reasoning.searches.expander`: :class:`ReasoningExpander`, the core's Expander over steps;
 - :mod:`reasoning.searches.methods`: best-of-N, greedy, beam search and MCTS (PUCT, Gumbel);
-- :mod:`reasoning.searches.selection`: majority vote, weighted vote, verifier argmax, and
-  best-of-n over random subsets of a pool;
-- :mod:`reasoning.searches.metrics`: pass@k, Wilson and bootstrap intervals.
+- :mod:`reasoning.searches.selection`: majority vote, weighted vote, verifier argmax (one
+  implementation, vectorised over subsets), the best-of-N selections by name, and best-of-n
+  over random subsets of a pool;
+- :mod:`reasoning.searches.metrics`: pass@k (intervals are in ``experiment.stats``).
 
 No torch here: the policy and the verifier come in through their interfaces.
 """
@@ -18,12 +19,16 @@ from reasoning.searches.methods import (
     sample_solutions,
     search_seeds,
 )
-from reasoning.searches.metrics import bootstrap_interval, pass_at_k, wilson_interval
+from reasoning.searches.metrics import pass_at_k
 from reasoning.searches.selection import (
-    SELECTIONS,
+    BEST_OF_N,
+    RULES,
+    BestOfN,
     Candidate,
     TrialResult,
+    best_of_n_selection,
     best_score,
+    choose,
     majority_vote,
     select,
     subset_trials,
@@ -31,7 +36,9 @@ from reasoning.searches.selection import (
 )
 
 __all__ = [
-    "SELECTIONS",
+    "BEST_OF_N",
+    "RULES",
+    "BestOfN",
     "Candidate",
     "NodeView",
     "ReasoningExpander",
@@ -39,8 +46,9 @@ __all__ = [
     "SearchSettings",
     "TrialResult",
     "beam_search",
+    "best_of_n_selection",
     "best_score",
-    "bootstrap_interval",
+    "choose",
     "greedy_solutions",
     "majority_vote",
     "mcts_search",
@@ -50,5 +58,4 @@ __all__ = [
     "select",
     "subset_trials",
     "weighted_vote",
-    "wilson_interval",
 ]

@@ -20,8 +20,9 @@ pruned nodes cost nothing. How many candidates a node gets depends on its depth:
 (the last entry for deeper nodes), e.g. (N, M) for beam search, (1,) for a best-of-N chain.
 
 Compute: the policy pays for the tokens it generates and the verifier for the tokens it reads
-that its cached parent prefix did not contain (the step's tokens, plus the prompt once per
-problem), as a server with prefix caching would; both are counted per problem.
+that its cached parent prefix did not contain (the step's tokens by the verifier's own
+``count_tokens``, plus the prompt once per problem), as a server with prefix caching would;
+both are counted per problem.
 """
 
 from __future__ import annotations
@@ -216,12 +217,12 @@ class ReasoningExpander:
             node = self._nodes[i]
             if node.problem not in charged:  # the prompt is read once per problem
                 charged.add(node.problem)
-                self.verifier_tokens[node.problem] += len(node.prefix)
+                self.verifier_tokens[node.problem] += self.verifier.count_tokens(node.prefix)
         for i, score in zip(steps, scores[len(prompts) :], strict=True):
             node = self._nodes[i]
             node.scores = node.scores + (float(score),)
             text = node.step.text if node.step is not None else ""
-            self.verifier_tokens[node.problem] += max(len(text), 1)  # characters
+            self.verifier_tokens[node.problem] += max(self.verifier.count_tokens(text), 1)
 
     def _fill(self, ids: Sequence[int], searches: np.ndarray, streams: Streams) -> None:
         """Make sure every node has its evaluation (sampling its candidates first when

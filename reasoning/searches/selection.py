@@ -1,18 +1,20 @@
 """Choosing one solution among candidates: majority vote, verifier-weighted vote, verifier
-argmax, by name from :data:`SELECTIONS` (HF search-and-learn style).
+argmax, by name from :data:`RULES` (HF search-and-learn style); the best-of-N selections of an
+evaluation (a rule with a verifier's scores) by name from :data:`BEST_OF_N`.
 
 A vote is over final answers (compared after :func:`reasoning.tasks.normalize_answer`); the
 system still has to output a solution, so the chosen candidate is one carrying the winning
 answer: the first such candidate for majority vote, the highest-scoring one for weighted vote.
 Whether it is correct is then up to the task's checker, which on Countdown also checks the steps.
 
-:func:`subset_trials` evaluates best-of-n for many random subsets of size n of a larger pool
-at once (Lightman et al. 2023 drew 400 subsets per n and averaged), vectorised over trials.
+One implementation, :func:`choose`, vectorised over rows of candidates: :func:`select` applies
+it to one list, :func:`subset_trials` to many random subsets of size n of a larger pool at once
+(Lightman et al. 2023 drew 400 subsets per n and averaged), so both choose alike, ties included.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable, Sequence
+from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -38,74 +40,134 @@ def answer_key(answer: str | None) -> Hashable | None:
     return None if answer is None else normalize_answer(answer)
 
 
-def _scores(candidates: Sequence[Candidate]) -> np.ndarray:
-    scores = np.array([c.score for c in candidates], np.float64)
-    return np.where(np.isnan(scores), -np.inf, scores)
+RULES = ("majority", "weighted", "argmax")
 
 
-def _vote(candidates: Sequence[Candidate], weights: np.ndarray) -> Hashable | None:
-    """The answer with the largest total weight (ties: the one seen first)."""
-    totals: dict[Hashable, float] = {}
-    for candidate, weight in zip(candidates, weights, strict=True):
-        key = answer_key(candidate.answer)
-        if key is not None:
-            totals[key] = totals.get(key, 0.0) + float(weight)
-    if not totals:
-        return None
-    return max(totals, key=lambda key: totals[key])  # max keeps the first of equal totals
+def _best(scores: np.ndarray, eligible: np.ndarray) -> np.ndarray:
+    """Per row (T, n), the position of the highest-scoring eligible candidate (the first of
+    equal scores; an eligible candidate without a score still beats an ineligible one)."""
+    floor = np.finfo(np.float64).min
+    scored = np.where(np.isnan(scores), floor, np.maximum(scores, floor))
+    return np.argmax(np.where(eligible, scored, -np.inf), axis=1)
+
+
+def choose(rule: str, codes: np.ndarray, scores: np.ndarray | None) -> np.ndarray:
+    """The position (T,) of the candidate ``rule`` chooses in each row of candidates: ``codes``
+    (T, n) their answers as ids in [0, A) (equal answers equal ids, -1 for no answer) and
+    ``scores`` (T, n) their verifier scores (NaN: none; needed by ``weighted`` and ``argmax``).
+
+    - ``majority``: the answer most candidates carry; its first carrier;
+    - ``weighted``: the answer with the largest total score (a missing score counts 0); its
+      highest-scoring carrier (the first of equal scores);
+    - ``argmax``: the highest-scoring candidate with an answer (the first of equal scores).
+
+    Ties between answers go to the answer whose first carrier comes first in the row, so the
+    choice depends on the candidates and their order only, never on how answers are numbered.
+    A row without any answer: position 0 (majority) or the best score (weighted, argmax)."""
+    if rule not in RULES:
+        raise ValueError(f"unknown selection {rule!r}; choose one of {sorted(RULES)}")
+    if rule != "majority" and scores is None:
+        raise ValueError(f"selection {rule!r} needs verifier scores")
+    codes = np.asarray(codes, np.int64)
+    trials, size = codes.shape
+    values = np.full(codes.shape, np.nan) if scores is None else np.asarray(scores, np.float64)
+    answered = codes >= 0
+    anything = np.asarray(answered.any(axis=1))  # (T,) rows with some answer
+    if rule == "argmax":
+        return _best(values, answered | ~anything[:, None])
+    answers = int(codes.max()) + 1 if answered.any() else 1
+    index = (np.arange(trials)[:, None] * answers + codes)[answered]  # (row, answer) flattened
+    weights = np.ones(codes.shape) if rule == "majority" else np.nan_to_num(values, nan=0.0)
+    totals = np.bincount(index, weights[answered], trials * answers).reshape(trials, answers)
+    first = np.full(trials * answers, size)
+    np.minimum.at(first, index, np.broadcast_to(np.arange(size), codes.shape)[answered])
+    first = first.reshape(trials, answers)  # (T, A) position of each answer's first carrier
+    present = np.where(first < size, totals, -np.inf)
+    tied = present == present.max(axis=1, keepdims=True)
+    winner = np.argmin(np.where(tied, first, size), axis=1)  # (T,) of the tied, the first seen
+    rows = np.arange(trials)
+    if rule == "majority":
+        return np.where(anything, first[rows, winner], 0)
+    carriers = (codes == winner[:, None]) & anything[:, None]
+    return _best(values, carriers | ~anything[:, None])
+
+
+def _codes(answers: Sequence[str | None]) -> np.ndarray:
+    """Answer ids (N,) in order of first appearance; -1 for no answer."""
+    ids: dict[Hashable, int] = {}
+    keys = [answer_key(answer) for answer in answers]
+    return np.array(
+        [-1 if key is None else ids.setdefault(key, len(ids)) for key in keys], np.int64
+    )
+
+
+def select(name: str, candidates: Sequence[Candidate]) -> int:
+    """Index of the candidate the selection ``name`` (``majority``, ``weighted``, ``argmax``;
+    see :func:`choose`) picks; candidates must be non-empty."""
+    if name not in RULES:
+        raise ValueError(f"unknown selection {name!r}; choose one of {sorted(RULES)}")
+    if not candidates:
+        raise ValueError("cannot select among zero candidates")
+    codes = _codes([candidate.answer for candidate in candidates])
+    scores = np.array([candidate.score for candidate in candidates], np.float64)
+    return int(choose(name, codes[None], scores[None])[0])
 
 
 def majority_vote(candidates: Sequence[Candidate]) -> int:
     """The first candidate carrying the most frequent answer."""
-    winner = _vote(candidates, np.ones(len(candidates)))
-    if winner is None:
-        return 0
-    return next(i for i, c in enumerate(candidates) if answer_key(c.answer) == winner)
+    return select("majority", candidates)
 
 
 def weighted_vote(candidates: Sequence[Candidate]) -> int:
     """The best-scoring candidate carrying the answer with the largest total verifier score."""
-    scores = _scores(candidates)
-    winner = _vote(candidates, np.where(np.isfinite(scores), scores, 0.0))
-    if winner is None:
-        return best_score(candidates)
-    members = [i for i, c in enumerate(candidates) if answer_key(c.answer) == winner]
-    return max(members, key=lambda i: scores[i])
+    return select("weighted", candidates)
 
 
 def best_score(candidates: Sequence[Candidate]) -> int:
-    """The highest-scoring finished candidate (any candidate when none finished)."""
-    scores = _scores(candidates)
-    finished = np.array([c.finished for c in candidates])
-    if finished.any():
-        scores = np.where(finished, scores, -np.inf)
-    return int(np.argmax(scores))
+    """The highest-scoring candidate with an answer (any candidate when none has one)."""
+    return select("argmax", candidates)
 
 
-SELECTIONS: dict[str, Callable[[Sequence[Candidate]], int]] = {
-    "majority": majority_vote,
-    "weighted": weighted_vote,
-    "argmax": best_score,
+@dataclass(frozen=True)
+class BestOfN:
+    """A best-of-N selection, named as ``results.csv`` names it (``best_of_n/<name>``): the
+    :func:`choose` rule ``rule`` on the scores of the verifier ``verifier`` (None: a majority
+    vote reads no scores). The oracle's argmax picks a correct sample whenever there is one, so
+    its accuracy is coverage (pass@k)."""
+
+    name: str
+    verifier: str | None
+    rule: str
+
+
+BEST_OF_N: dict[str, BestOfN] = {
+    selection.name: selection
+    for selection in (
+        BestOfN("majority", None, "majority"),
+        BestOfN("prm_weighted", "prm", "weighted"),
+        BestOfN("orm_weighted", "orm", "weighted"),
+        BestOfN("prm_argmax", "prm", "argmax"),
+        BestOfN("orm_argmax", "orm", "argmax"),
+        BestOfN("oracle", "oracle", "argmax"),
+    )
 }
 
 
-def select(name: str, candidates: Sequence[Candidate]) -> int:
-    """Index of the candidate the selection ``name`` chooses (candidates must be non-empty)."""
-    if name not in SELECTIONS:
-        raise ValueError(f"unknown selection {name!r}; choose one of {sorted(SELECTIONS)}")
-    if not candidates:
-        raise ValueError("cannot select among zero candidates")
-    return SELECTIONS[name](candidates)
+def best_of_n_selection(name: str) -> BestOfN:
+    """The best-of-N selection called ``name`` (see :data:`BEST_OF_N`)."""
+    if name not in BEST_OF_N:
+        raise ValueError(f"unknown best-of-N selection {name!r}; choose from {list(BEST_OF_N)}")
+    return BEST_OF_N[name]
 
 
 @dataclass(frozen=True)
 class TrialResult:
     """Best-of-n over random subsets of one problem's pool, per trial (T,)."""
 
-    chosen: np.ndarray  # (T,) int64 pool index of the chosen candidate, -1 for none
+    chosen: np.ndarray  # (T,) int64 pool index of the chosen candidate
     correct: np.ndarray  # (T,) bool, the chosen candidate is correct
     covered: np.ndarray  # (T,) bool, some candidate in the subset is correct
-    subsets: np.ndarray  # (T, n) int64 pool indices
+    subsets: np.ndarray  # (T, n) int64 pool indices, ascending
 
 
 def subset_trials(
@@ -120,50 +182,21 @@ def subset_trials(
     """Apply ``selection`` to ``trials`` random subsets of ``size`` of a pool of P candidates:
     ``answers`` (P,) (None: unfinished), ``correct`` (P,) bool by the task's checker, ``scores``
     (P,) verifier scores (needed by ``weighted`` and ``argmax``). Subsets are drawn without
-    replacement; with ``size`` = P every trial is the whole pool (one trial is enough then)."""
+    replacement and keep the pool's order, so each trial chooses exactly as :func:`select` on
+    ``[pool[i] for i in subset]`` (the same :func:`choose`, vectorised over trials); with
+    ``size`` = P every trial is the whole pool (one trial is enough then)."""
     pool = len(answers)
     if not 1 <= size <= pool:
         raise ValueError(f"subset size must be in [1, {pool}] (the pool size), got {size}")
-    if selection not in SELECTIONS:
-        raise ValueError(f"unknown selection {selection!r}; choose one of {sorted(SELECTIONS)}")
-    codes_by_key: dict[Hashable, int] = {}
-    codes = np.array(
-        [
-            -1
-            if answer_key(a) is None
-            else codes_by_key.setdefault(answer_key(a), len(codes_by_key))
-            for a in answers
-        ],
-        np.int64,
-    )  # (P,) answer ids in order of first appearance, -1 for none
+    if selection not in RULES:
+        raise ValueError(f"unknown selection {selection!r}; choose one of {sorted(RULES)}")
     if selection != "majority" and scores is None:
         raise ValueError(f"selection {selection!r} needs verifier scores")
-    weights = np.ones(pool) if scores is None else np.asarray(scores, np.float64)
-    subsets = np.argsort(rng.random((trials, pool)), axis=1)[:, :size]  # (T, n)
-    subset_codes, subset_weights = codes[subsets], weights[subsets]  # (T, n)
-    answered = subset_codes >= 0
-    rows = np.arange(trials)
-    if selection == "argmax":
-        finished_scores = np.where(answered, subset_weights, -np.inf)
-        position = np.argmax(
-            np.where(answered.any(axis=1, keepdims=True), finished_scores, subset_weights), axis=1
-        )
-    else:
-        totals = np.zeros((trials, max(len(codes_by_key), 1)))
-        vote_weights = subset_weights if selection == "weighted" else np.ones_like(subset_weights)
-        np.add.at(
-            totals,
-            (np.repeat(rows, size)[answered.reshape(-1)], subset_codes[answered]),
-            vote_weights[answered],
-        )
-        winners = np.argmax(totals, axis=1)  # ties: the answer seen first in the pool
-        members = subset_codes == winners[:, None]
-        if selection == "majority":
-            position = np.argmax(members, axis=1)  # the first carrier of the answer
-        else:
-            position = np.argmax(np.where(members, subset_weights, -np.inf), axis=1)
-        position = np.where(answered.any(axis=1), position, 0)
-    chosen = subsets[rows, position]
+    codes = _codes(answers)
+    subsets = np.sort(np.argsort(rng.random((trials, pool)), axis=1)[:, :size], axis=1)  # (T, n)
+    values = None if scores is None else np.asarray(scores, np.float64)[subsets]
+    position = choose(selection, codes[subsets], values)
+    chosen = subsets[np.arange(trials), position]
     correct = np.asarray(correct, bool)
     return TrialResult(
         chosen=chosen,

@@ -14,14 +14,13 @@ per-step correctness probabilities). No torch here.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Protocol, runtime_checkable
+from typing import Protocol
 
 import numpy as np
 
 from reasoning.tasks.format import STEP_DELIMITER
 
 
-@runtime_checkable
 class Verifier(Protocol):
     """Scores step prefixes; ``name`` is ``prm``, ``orm``, ``oracle`` or a user's own."""
 
@@ -31,6 +30,11 @@ class Verifier(Protocol):
     @property
     def flops_per_token(self) -> float:
         """Forward FLOPs per token read (about 2 x parameters; 0 for the exact checker)."""
+        ...
+
+    def count_tokens(self, text: str) -> int:
+        """Tokens this verifier reads for ``text`` (by its own tokenizer): what its FLOPs are
+        counted on, ``flops_per_token`` each."""
         ...
 
     def score_prefixes(self, texts: Sequence[str]) -> np.ndarray:

@@ -49,6 +49,10 @@ class OracleVerifier:
             return oks
         return [float(verdict.ok) for verdict in self.task.verdicts(problem, steps)]
 
+    def count_tokens(self, text: str) -> int:
+        """Characters: the checker has no tokenizer (and costs no FLOPs)."""
+        return len(text)
+
     def score_prefixes(self, texts: Sequence[str]) -> np.ndarray:
         scores = np.ones(len(texts), np.float64)  # the prompt alone: generated tasks are solvable
         for index, text in enumerate(texts):

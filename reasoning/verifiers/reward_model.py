@@ -23,6 +23,7 @@ import torch
 from safetensors.torch import load_file, save_file
 from torch import nn
 
+from experiment.ledger import transformer_forward_flops
 from reasoning.lm.checkpoint import CONFIG_FILE, WEIGHTS_FILE, read_model_config
 from reasoning.lm.model import TinyGPT, TinyGPTConfig, build_tiny_gpt
 from reasoning.lm.tokenizer import CharTokenizer
@@ -103,7 +104,10 @@ class LearnedVerifier:
 
     @property
     def flops_per_token(self) -> float:
-        return 2.0 * self.num_parameters  # Kaplan et al. 2020 (REFERENCES.md, compute accounting)
+        return float(transformer_forward_flops(self.num_parameters, 1))
+
+    def count_tokens(self, text: str) -> int:
+        return len(self.tokenizer.encode(text))
 
     def _logits(self, texts: Sequence[str]) -> list[np.ndarray]:
         """Per-text logits (T_i,) at every character, in batches of ``batch_rows``."""

@@ -4,10 +4,10 @@ An example is a text (prompt + steps) with a target in [0, 1] at some of its ste
 gets one at every step end (Math-Shepherd Monte-Carlo labels, hard or soft), an ORM only at the
 end of a finished solution (its final correctness). The loss is binary cross-entropy of the
 logit at each labelled position against its target (soft targets allowed), averaged over the
-labelled positions of a batch. AdamW, linear warmup then cosine decay, gradient clipping.
-Compute: about ``6 * parameters * tokens`` FLOPs (Kaplan et al. 2020, REFERENCES.md), padding
-excluded. Validation holds out whole problems (``group``), so a problem's many prefixes never
-leak from training into validation.
+labelled positions of a batch. The optimisation loop is the tiny GPT's
+(``reasoning.lm.train.training_loop``). Compute: about ``6 * parameters * tokens`` FLOPs
+(``experiment.ledger.transformer_train_flops``), padding excluded. Validation holds out whole
+problems (``group``), so a problem's many prefixes never leak from training into validation.
 
 Two guards against the shortcut a small verifier finds first on Monte-Carlo labels (learning
 each training problem's base rate and preferring short solutions, instead of checking steps):
@@ -27,11 +27,11 @@ from typing import Literal
 import numpy as np
 import torch
 import torch.nn.functional as F
-from tqdm.auto import tqdm
 
+from experiment.ledger import transformer_train_flops
 from reasoning.lm.model import TinyGPT, TinyGPTConfig
 from reasoning.lm.tokenizer import CharTokenizer
-from reasoning.lm.train import learning_rate_at
+from reasoning.lm.train import training_loop
 from reasoning.verifiers.base import step_end_positions
 from reasoning.verifiers.reward_model import (
     LearnedVerifier,
@@ -81,6 +81,8 @@ class VerifierTrainingResult:
     validation_accuracy: float | None  # (score > 0.5) == (target > 0.5) on held-out positions
     validation_ranking: float | None  # pairs of one problem's texts ordered as their labels
     best_step: int  # the step whose weights were kept
+    validations: tuple[tuple[int, Validation], ...]  # (step, held-out measures), every one made
+    validation_groups: tuple[int, ...]  # the held-out problems validated on
     examples: int  # distinct examples trained and validated on (after merging copies)
     tokens: int  # tokens processed (padding excluded), all steps
     flops: float  # 6 * parameters * tokens (all steps run, the kept ones or not)
@@ -207,53 +209,48 @@ def train_verifier(
         examples, config.validation_fraction, rng, config.max_validation_examples
     )
     tokens, targets, lengths = _encode(train_rows, tokenizer, config.model.block_size)
-    optimizer = torch.optim.AdamW(
-        model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay
-    )
-    losses: list[float] = []
     processed = 0
     best: tuple[tuple[float, float], Validation, int, dict[str, torch.Tensor]] | None = None
-    start = time.perf_counter()
-    bar = tqdm(range(config.steps), desc=f"train {kind.upper()}", unit="step", disable=not progress)
-    for step in bar:
-        model.train()
-        for group in optimizer.param_groups:
-            group["lr"] = learning_rate_at(config, step)
-        rows = torch.from_numpy(rng.integers(0, len(tokens), config.batch_size))
+    validations: list[tuple[int, Validation]] = []
+
+    def batch_loss(rows: torch.Tensor) -> torch.Tensor | None:
+        nonlocal processed
         width = int(lengths[rows].max())
         loss, chosen, _ = _batch_loss(model, tokens[rows, :width], targets[rows, :width])
         if chosen.numel() == 0:  # no labelled position in this batch: nothing to learn
-            continue
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), config.gradient_clip)
-        optimizer.step()
-        losses.append(loss.item())
+            return None
         processed += int(lengths[rows].sum())
+        return loss
+
+    def validate(step: int) -> dict[str, str] | None:
+        """Every ``validation_every`` steps (and at the last), keep the best weights so far."""
+        nonlocal best
         last = step == config.steps - 1
-        if validation_rows and ((step + 1) % config.validation_every == 0 or last):
-            model.eval()
-            validation = _evaluate(model, validation_rows, tokenizer)
-            key = (
-                (validation.ranking, -validation.loss)
-                if config.keep == "ranking"
-                else (-validation.loss, validation.ranking)
-            )
-            if best is None or key > best[0]:
-                weights = {k: v.detach().clone() for k, v in model.state_dict().items()}
-                best = (key, validation, step, weights)
-            bar.set_postfix(
-                loss=f"{losses[-1]:.3f}",
-                validation=f"{validation.loss:.3f}",
-                ranking=f"{validation.ranking:.3f}",
-            )
-        elif step % 10 == 0:
-            bar.set_postfix(loss=f"{losses[-1]:.3f}")
+        if not validation_rows or ((step + 1) % config.validation_every and not last):
+            return None
+        model.eval()
+        validation = _evaluate(model, validation_rows, tokenizer)
+        validations.append((step, validation))
+        key = (
+            (validation.ranking, -validation.loss)
+            if config.keep == "ranking"
+            else (-validation.loss, validation.ranking)
+        )
+        if best is None or key > best[0]:
+            weights = {k: v.detach().clone() for k, v in model.state_dict().items()}
+            best = (key, validation, step, weights)
+        return {"validation": f"{validation.loss:.3f}", "ranking": f"{validation.ranking:.3f}"}
+
+    start = time.perf_counter()
+    losses = training_loop(
+        model, config, len(tokens), batch_loss, rng,
+        description=f"train {kind.upper()}", progress=progress, after_step=validate,
+    )  # fmt: skip
     if best is not None:
         model.load_state_dict(best[3])
     model.eval()
     seconds = time.perf_counter() - start
-    flops = 6.0 * model.num_parameters * processed  # Kaplan et al. 2020
+    flops = float(transformer_train_flops(model.num_parameters, processed))
     return VerifierTrainingResult(
         verifier=LearnedVerifier(model, kind, tokenizer),
         losses=tuple(losses),
@@ -261,6 +258,8 @@ def train_verifier(
         validation_accuracy=None if best is None else best[1].accuracy,
         validation_ranking=None if best is None else best[1].ranking,
         best_step=config.steps - 1 if best is None else best[2],
+        validations=tuple(validations),
+        validation_groups=tuple(sorted({example.group for example in validation_rows})),
         examples=len(examples),
         tokens=processed,
         flops=flops,

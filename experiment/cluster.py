@@ -1,0 +1,60 @@
+"""The one Ray start-up of every workflow (self-play training, label generation).
+
+Locally it starts a small runtime for this machine; the workers it starts inherit this
+process's environment and working directory, so they import the same ponder code. With an
+address it joins that cluster and, unless told not to, ships ponder's own packages in the
+runtime environment (``py_modules``), because the cluster's machines may not have them.
+Ray is imported only when called: the rest of ``experiment`` never needs it.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+from pathlib import Path
+
+# ponder's top-level packages (pyproject.toml's [tool.setuptools.packages.find]), by name, so
+# that shipping them imports none.
+PACKAGES = ("games", "search", "experiment", "selfplay", "reasoning", "tradeoff", "ponder")
+
+
+def package_directories() -> list[str]:
+    """The source directory of every ponder package that can be found, in PACKAGES order."""
+    directories = []
+    for name in PACKAGES:
+        spec = importlib.util.find_spec(name)
+        if spec is not None and spec.submodule_search_locations:
+            directories.append(str(Path(next(iter(spec.submodule_search_locations))).resolve()))
+    return directories
+
+
+def start_ray(
+    num_cpus: int,
+    object_store_bytes: int,
+    *,
+    address: str | None = None,
+    ship_code: bool = True,
+) -> bool:
+    """Make Ray ready for this process's actors; True when this call started a local runtime
+    (then the caller shuts it down, and only then). A runtime already initialised in this
+    process, or a cluster joined at ``address``, is never the caller's to shut down.
+
+    Local start: ``num_cpus`` CPUs and an object store of ``object_store_bytes``, no dashboard,
+    worker output not forwarded to this terminal (the actors report through their results)."""
+    os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
+    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+    import ray
+
+    if ray.is_initialized():
+        return False
+    if address:
+        runtime_env = {"py_modules": package_directories()} if ship_code else {}
+        ray.init(address=address, runtime_env=runtime_env, log_to_driver=False)
+        return False
+    ray.init(
+        num_cpus=num_cpus,
+        object_store_memory=object_store_bytes,
+        include_dashboard=False,
+        log_to_driver=False,
+    )
+    return True
