@@ -206,6 +206,7 @@ class _Trainer:
         actors.extend(a for a in [self.replay, self.learner, self.server, self.arena] if a)
         actors.extend(self.workers)
         self.worker_rss: float | None = None
+        self.resign_checks = self.resign_false_positives = 0  # this session's check games
         self.learner_state: LearnerState | None = None
         self.session_start = time.perf_counter()
         self.session_step, self.session_games = progress.step, progress.games  # for the ETA
