@@ -16,10 +16,11 @@ from games.base import Game
 
 @dataclass(frozen=True)
 class Tactic:
-    """A position (the moves from the start) and the set of moves that solve it."""
+    """A position (the moves from the start) and the set of moves that solve it: a win in one,
+    the one move that does not lose at once (block), or the moves that keep a proven value."""
 
     moves: tuple[int, ...]
-    kind: Literal["win", "block"]
+    kind: Literal["win", "block", "proven"]
     answers: frozenset[int]
 
 

@@ -18,7 +18,16 @@ import numpy as np
 
 from games.random import seed_states
 from search.rules import SelectionRule
-from search.tree import NO_NODE, Tree, add_nodes, allocate_tree, backup, reset_tree, root_statistics
+from search.tree import (
+    NO_NODE,
+    Tree,
+    add_nodes,
+    allocate_tree,
+    backup,
+    reset_tree,
+    root_proven_values,
+    root_statistics,
+)
 
 
 @dataclass(frozen=True)
@@ -92,6 +101,8 @@ class SearchResult:
     root_values: np.ndarray  # (B,) float64, searched value for the player to move at the root
     valid: np.ndarray  # (B, K) bool
     num_simulations: int
+    solved: np.ndarray  # (B,) bool, the root's exact value was proven (it is ``root_values``)
+    proven_values: np.ndarray  # (B, K) float64, exact values of root moves (root view), NaN unknown
 
 
 class Search:
@@ -186,6 +197,8 @@ class Search:
             root_values=root_values,
             valid=tree.valid[:, 0].copy(),
             num_simulations=self.num_simulations,
+            solved=tree.solved[:, 0].copy(),
+            proven_values=root_proven_values(tree),
         )
 
     def _slot_values(self, states: np.ndarray, evaluation: Evaluation, depth: int) -> np.ndarray:

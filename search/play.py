@@ -17,6 +17,7 @@ from games.base import Game
 from search.config import SearchConfig, build_search
 from search.core import Expander
 from search.expanders import GameExpander
+from search.rules import Uct
 
 
 def move_seeds(seed: int, games: Sequence[int], plies: Sequence[int]) -> np.ndarray:
@@ -69,9 +70,10 @@ class SearchBot:
         return self.search.run(states, seeds).chosen
 
 
-def mcts_bot(game: Game, num_simulations: int) -> SearchBot:
-    """Classic MCTS: UCT (c = 2) and one random rollout per leaf, like OpenSpiel's MCTSBot."""
-    config = SearchConfig(rule="uct", simulations=num_simulations)
+def mcts_bot(game: Game, num_simulations: int, uct: Uct | None = None) -> SearchBot:
+    """Classic MCTS: UCT (c = 2) and one random rollout per leaf, like OpenSpiel's MCTSBot
+    (proven values included, as its ``solve=True`` default)."""
+    config = SearchConfig(rule="uct", simulations=num_simulations, uct=uct or Uct())
     return SearchBot(GameExpander(game, "rollout"), config, name=f"mcts{num_simulations}")
 
 

@@ -8,6 +8,7 @@ from experiment import UserError
 from experiment.checkpoint import latest_checkpoint, load_checkpoint
 from experiment.run import RunDirectory
 from games.base import Game
+from search.config import SearchConfig
 from search.play import SearchBot
 from selfplay.arena import net_bot
 from selfplay.config import TrainConfig
@@ -27,9 +28,12 @@ def checkpoint_config(checkpoint: str) -> TrainConfig:
         ) from None
 
 
-def load_net_bot(game: Game, checkpoint: str, simulations: int) -> SearchBot:
-    """PUCT (no root noise) over the net of ``checkpoint``: a run directory (its latest
-    checkpoint) or a checkpoint file. The run's config says how the net is built."""
+def load_net_bot(
+    game: Game, checkpoint: str, simulations: int, search: SearchConfig | None = None
+) -> SearchBot:
+    """PUCT (no root noise; ``search`` changes that) over the net of ``checkpoint``: a run
+    directory (its latest checkpoint) or a checkpoint file. The run's config says how the net
+    is built."""
     stem = latest_checkpoint(checkpoint)
     config = checkpoint_config(checkpoint)
     trained = config.game.make()
@@ -42,4 +46,4 @@ def load_net_bot(game: Game, checkpoint: str, simulations: int) -> SearchBot:
     evaluator = Evaluator(network, "cpu", num_threads=1)
     loaded = load_checkpoint(stem, load_optimizer=False)
     evaluator.load_weights(loaded.model_state, loaded.info.version)
-    return net_bot(game, evaluator.evaluate, simulations, f"net_{Path(stem).name}")
+    return net_bot(game, evaluator.evaluate, simulations, f"net_{Path(stem).name}", search)

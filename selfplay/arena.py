@@ -35,9 +35,16 @@ class ArenaConfig:
     opening_moves: int = 2
 
 
-def net_bot(game: Game, evaluator: PolicyValueFn, simulations: int, name: str) -> SearchBot:
-    """The net behind PUCT without root noise: what 'strength at a fixed budget' means here."""
-    config = SearchConfig(rule="puct", simulations=simulations)
+def net_bot(
+    game: Game,
+    evaluator: PolicyValueFn,
+    simulations: int,
+    name: str,
+    search: SearchConfig | None = None,
+) -> SearchBot:
+    """The net behind PUCT without root noise: what 'strength at a fixed budget' means here.
+    ``search`` changes the rule or its constants (its budget is ``simulations``)."""
+    config = (search or SearchConfig(rule="puct")).with_simulations(simulations)
     return SearchBot(GameExpander(game, evaluator=evaluator), config, name=name)
 
 

@@ -9,13 +9,8 @@ game starts after ``--openings`` seeded random moves, so that the games differ.
 from __future__ import annotations
 
 import argparse
-from typing import TYPE_CHECKING
 
 from ponder.commands import Command
-
-if TYPE_CHECKING:
-    from games.base import Game
-    from search.play import Bot
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -27,39 +22,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--batch", type=int, default=20, help="games played in lockstep")
     parser.add_argument("--record", help="append every game to this JSON-lines file")
-
-
-def _game(args: argparse.Namespace, specs: list[str]) -> Game:
-    from experiment import UserError
-    from games import make_game
-
-    nets = [spec for spec in specs if spec != "random" and not spec.startswith("mcts:")]
-    if args.game is not None:
-        return make_game(args.game)
-    if not nets:
-        raise UserError("name the game with --game (no player is a checkpoint)")
-    from selfplay.agent import checkpoint_config
-
-    return checkpoint_config(nets[0].rsplit("@", 1)[0]).game.make()
-
-
-def _player(game: Game, spec: str, default_simulations: int) -> Bot:
-    from experiment import UserError
-    from search.play import RandomBot, mcts_bot
-
-    if spec == "random":
-        return RandomBot(game)
-    if spec.startswith("mcts:"):
-        count = spec.removeprefix("mcts:")
-        if not count.isdigit() or int(count) < 1:
-            raise UserError(f"player {spec!r}: write mcts:N with N simulations, e.g. mcts:1000")
-        return mcts_bot(game, int(count))
-    path, _, simulations = spec.partition("@") if "@" in spec else (spec, "", "")
-    if simulations and (not simulations.isdigit() or int(simulations) < 1):
-        raise UserError(f"player {spec!r}: write RUN@N with N simulations, e.g. runs/c4@200")
-    from selfplay.agent import load_net_bot
-
-    return load_net_bot(game, path, int(simulations) if simulations else default_simulations)
+    parser.add_argument(
+        "--search", nargs="*", default=[], metavar="KEY=VALUE",
+        help="the rules' constants of both players, e.g. puct.c_init=2.5 uct.solve=false",
+    )  # fmt: skip
 
 
 def run(args: argparse.Namespace) -> int:
@@ -69,12 +35,14 @@ def run(args: argparse.Namespace) -> int:
 
     from experiment import UserError
     from experiment.stats import elo_difference, score_interval
+    from ponder.commands._bots import game_of_players, make_player, search_overrides
     from search.play import play_games, score_of
 
     if args.games < 2 or args.batch < 2:
         raise UserError("--games and --batch must be at least 2 (colours alternate)")
-    game = _game(args, args.player)
-    bots = [_player(game, spec, args.sims) for spec in args.player]
+    game = game_of_players(args.game, args.player)
+    search = search_overrides(args.search)
+    bots = [make_player(game, spec, args.sims, search) for spec in args.player]
     if bots[0].name == bots[1].name:
         bots[1].name += "_b"  # score_of tells the players apart by name
     name = bots[0].name

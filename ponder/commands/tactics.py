@@ -1,0 +1,73 @@
+"""``ponder tactics PLAYER ...``: the share of positions with exact answers where each player
+plays a right move, with 95% intervals.
+
+The positions are generated from the rules with ``--seed`` (never used in training): one-move
+tactics (a win in one; the only move that does not lose at once) and proven positions (late-game
+positions classic MCTS with proven values solved move by move, where some move throws the
+game-theoretic value away). Players as in ``ponder match``.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from ponder.commands import Command
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("player", nargs="+", metavar="PLAYER", help="random, mcts:N, RUN[@N]")
+    parser.add_argument("--game", help="the game (default: the checkpoint's own)")
+    parser.add_argument("--positions", type=int, default=200, help="per set (default 200)")
+    parser.add_argument("--sims", type=int, default=200, help="net simulations (default 200)")
+    parser.add_argument("--min-plies", type=int, default=16, help="of proven positions (16)")
+    parser.add_argument("--seed", type=int, default=1, help="of the positions (default 1)")
+    parser.add_argument("--json", help="append one JSON line per player and kind to this file")
+    parser.add_argument(
+        "--search", nargs="*", default=[], metavar="KEY=VALUE",
+        help="the rules' constants of every player, e.g. puct.solve=false uct.solve=false",
+    )  # fmt: skip
+
+
+def run(args: argparse.Namespace) -> int:
+    import dataclasses
+    import json
+    import time
+
+    from experiment import UserError
+    from ponder.commands._bots import game_of_players, make_player, search_overrides
+    from tradeoff.tactics import score_tactics, tactic_set
+
+    if args.positions < 2:
+        raise UserError("--positions must be at least 2 (half wins, half blocks)")
+    game = game_of_players(args.game, args.player)
+    search = search_overrides(args.search)
+    players = [make_player(game, spec, args.sims, search) for spec in args.player]
+    start = time.perf_counter()
+    tactics = tactic_set(game, args.positions, args.seed, args.min_plies)
+    print(
+        f"{len(tactics)} positions of {game.display_name} (seed {args.seed}) in "
+        f"{time.perf_counter() - start:.0f} s",
+        flush=True,
+    )
+    for spec, player in zip(args.player, players, strict=True):
+        for score in score_tactics(game, player, tactics, seed=args.seed):
+            print(
+                f"{spec:>32} {score.kind:>6}: {score.correct}/{score.positions} right, "
+                f"{score.share:.1%} (95% interval {score.low:.1%}-{score.high:.1%})",
+                flush=True,
+            )
+            if args.json:
+                row = {**dataclasses.asdict(score), "agent": spec, "search": args.search}
+                with open(args.json, "a", encoding="utf-8") as file:
+                    file.write(json.dumps(row) + "\n")
+    return 0
+
+
+COMMAND = Command(
+    name="tactics",
+    help="score players on generated positions with exact answers (95%% intervals)",
+    description=__doc__.split("\n\n", 1)[1] if __doc__ else None,
+    add_arguments=add_arguments,
+    run=run,
+    order=56,
+)
