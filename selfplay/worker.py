@@ -25,6 +25,9 @@ class SelfPlayConfig:
     games_per_worker: int = 64
     full_search_fraction: float = 1.0
     fast_simulations: int = 16
+    # True: a fast-search position still trains the value head (its outcome z is as good as a
+    # full search's); False: it is not recorded at all, as KataGo records only full searches.
+    fast_search_values: bool = True
     resign_threshold: float = -1.0  # resign when the searched value falls below; -1 = never
     # Games played to the end even below the threshold, to measure how often resigning would
     # have been wrong (AlphaZero kept 10% and set the threshold for a false-positive rate
@@ -150,7 +153,7 @@ class SelfPlayWorker:
             game.full_search.append(bool(full[i]))
             if values[i] < self.config.resign_threshold:
                 if not game.resign_check:
-                    finished.append(self._finish(i, resigned=True))
+                    finished.extend(self._finish(i, resigned=True))
                     continue
                 if game.would_resign is None:
                     game.would_resign = game.players[-1]
@@ -158,10 +161,12 @@ class SelfPlayWorker:
             game.moves.append(int(moves[i]))
             self.stats.moves += 1
             if self.game.is_terminal(game.state):
-                finished.append(self._finish(i, resigned=False))
+                finished.extend(self._finish(i, resigned=False))
         return finished
 
-    def _finish(self, i: int, resigned: bool) -> GameRecord:
+    def _finish(self, i: int, resigned: bool) -> list[GameRecord]:
+        """The finished game ``i`` as a record (none when none of its positions is recorded); a
+        new game takes its place."""
         game = self.games[i]
         if resigned:
             loser = game.players[-1]
@@ -172,16 +177,21 @@ class SelfPlayWorker:
         if game.would_resign is not None:
             self.stats.resign_checks += 1
             self.stats.resign_false_positives += bool(returns[game.would_resign] >= 0)
+        kept = np.array(game.full_search, np.bool_)
+        if self.config.fast_search_values:
+            kept[:] = True
+        self.games[i] = self._new_game()
+        if not kept.any():  # only fast searches, none recorded
+            return []
         record = GameRecord(
-            observations=np.stack(game.observations),
-            policies=np.stack(game.policies),
-            values=self._value_targets(game, returns),
-            policy_mask=np.array(game.full_search, np.bool_),
+            observations=np.stack(game.observations)[kept],
+            policies=np.stack(game.policies)[kept],
+            values=self._value_targets(game, returns)[kept],
+            policy_mask=np.array(game.full_search, np.bool_)[kept],
             moves=tuple(game.moves),
             worker_id=self.worker_id,
         )
-        self.games[i] = self._new_game()
-        return record
+        return [record]
 
     def _value_targets(self, game: _Game, returns: np.ndarray) -> np.ndarray:
         outcome = np.array([returns[p] for p in game.players], np.float64)

@@ -63,6 +63,24 @@ def test_playout_cap_randomisation_marks_only_full_searches():
         assert worker.stats.evaluations == 16 * (1 + simulations)
 
 
+def test_fast_searches_can_be_left_out_of_the_records_as_katago_does():
+    search = SearchConfig(rule="gumbel", simulations=16, gumbel=Gumbel(max_considered=4))
+    kept = {}
+    for values in (True, False):
+        config = SelfPlayConfig(
+            games_per_worker=16, full_search_fraction=0.25, fast_simulations=2,
+            fast_search_values=values,
+        )  # fmt: skip
+        kept[values] = play_until(SelfPlayWorker(GAME, uniform, search, config, seed=2), 20)
+    # The same seeds play the same games; a game of fast searches only is not recorded at all.
+    with_full = [record for record in kept[True] if record.policy_mask.any()]
+    assert len(with_full) < len(kept[True])
+    for every, full_only in zip(with_full[:10], kept[False][:10], strict=True):
+        assert every.moves == full_only.moves
+        assert full_only.policy_mask.all() and full_only.length == every.policy_mask.sum()
+        np.testing.assert_array_equal(full_only.values, every.values[every.policy_mask])
+
+
 def test_resignation_ends_lost_games_when_enabled():
     def optimist(observations: np.ndarray, masks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         # Every mover thinks it is winning, so after one ply the search sees the opponent
