@@ -129,12 +129,10 @@ def test_match_reports_score_interval_and_records(trained_run, tmp_path, capsys)
     arguments = ["match", f"{trained_run}@16", "random", "--games", "6", "--batch", "4"]
     assert main([*arguments, "--record", str(record)]) == 0  # the game comes from the run
     last = capsys.readouterr().out.strip().splitlines()[-1]
-    assert last.startswith("net_step_") and "in 6 games; score" in last and "Elo" in last
+    spec = f"{trained_run}@16"  # a player is named by its spec
+    assert last.startswith(f"{spec}: ") and "in 6 games; score" in last and "Elo" in last
     games = [json.loads(line) for line in record.read_text().splitlines()]
-    assert len(games) == 6 and {tuple(g["players"])[0] for g in games} == {
-        "random",
-        last.split(":")[0],
-    }
+    assert len(games) == 6 and {tuple(g["players"])[0] for g in games} == {"random", spec}
     assert main(["match", "random", "mcts:x", "--game", "tic_tac_toe"]) == 2
     assert "write mcts:N" in capsys.readouterr().err
 

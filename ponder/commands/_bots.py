@@ -35,38 +35,37 @@ def make_bot(game: Game, simulations: int, checkpoint: str | None) -> SearchBot:
     return load_net_bot(game, checkpoint, simulations)
 
 
-def search_overrides(overrides: Sequence[str]) -> SearchConfig:
-    """The rules' constants for every searching player, from ``puct.c_init=2.5``-style
-    overrides of a search config section (``uct.solve=false`` for classic MCTS)."""
+def make_player(
+    game: Game, spec: str, default_simulations: int, overrides: Sequence[str] = ()
+) -> Bot:
+    """A player by spec, named by it: ``random``; ``mcts:N`` (classic MCTS, N simulations);
+    ``PATH`` or ``PATH@N`` (a trained net from a run directory or checkpoint file, PUCT without
+    noise at N simulations per move, default ``default_simulations``); any of them followed by
+    ``,key=value`` changes of the rules' constants (``puct.c_init=2.5``, ``uct.solve=false``),
+    applied after ``overrides`` (the same for every player)."""
+    from experiment import UserError
     from experiment.config import load_config
 
-    return load_config(SearchConfig, None, list(overrides))
-
-
-def make_player(
-    game: Game, spec: str, default_simulations: int, search: SearchConfig | None = None
-) -> Bot:
-    """A player by spec: ``random``; ``mcts:N`` (classic MCTS, N simulations); ``PATH`` or
-    ``PATH@N`` (a trained net from a run directory or checkpoint file, PUCT without noise at N
-    simulations per move, default ``default_simulations``). ``search`` holds the rules'
-    constants (PUCT's for nets, UCT's for classic MCTS)."""
-    from experiment import UserError
-
-    search = search or SearchConfig()
-    if spec == "random":
-        return RandomBot(game)
-    if spec.startswith("mcts:"):
-        count = spec.removeprefix("mcts:")
+    base, *changes = spec.split(",")
+    search = load_config(SearchConfig, None, [*overrides, *changes])
+    player: Bot
+    if base == "random":
+        player = RandomBot(game)
+    elif base.startswith("mcts:"):
+        count = base.removeprefix("mcts:")
         if not count.isdigit() or int(count) < 1:
             raise UserError(f"player {spec!r}: write mcts:N with N simulations, e.g. mcts:1000")
-        return mcts_bot(game, int(count), search.uct)
-    path, _, simulations = spec.partition("@") if "@" in spec else (spec, "", "")
-    if simulations and (not simulations.isdigit() or int(simulations) < 1):
-        raise UserError(f"player {spec!r}: write RUN@N with N simulations, e.g. runs/c4@200")
-    from selfplay.agent import load_net_bot
+        player = mcts_bot(game, int(count), search.uct)
+    else:
+        path, _, simulations = base.partition("@") if "@" in base else (base, "", "")
+        if simulations and (not simulations.isdigit() or int(simulations) < 1):
+            raise UserError(f"player {spec!r}: write RUN@N with N simulations, e.g. runs/c4@200")
+        from selfplay.agent import load_net_bot
 
-    budget = int(simulations) if simulations else default_simulations
-    return load_net_bot(game, path, budget, dataclasses.replace(search, rule="puct"))
+        budget = int(simulations) if simulations else default_simulations
+        player = load_net_bot(game, path, budget, dataclasses.replace(search, rule="puct"))
+    player.name = spec
+    return player
 
 
 def game_of_players(game_name: str | None, specs: Sequence[str]) -> Game:
@@ -74,7 +73,8 @@ def game_of_players(game_name: str | None, specs: Sequence[str]) -> Game:
     from experiment import UserError
     from games import make_game
 
-    nets = [spec for spec in specs if spec != "random" and not spec.startswith("mcts:")]
+    bases = [spec.split(",")[0] for spec in specs]
+    nets = [base for base in bases if base != "random" and not base.startswith("mcts:")]
     if game_name is not None:
         return make_game(game_name)
     if not nets:

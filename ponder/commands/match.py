@@ -2,8 +2,10 @@
 
 Players: ``random``; ``mcts:N`` (classic MCTS, UCT with N random-rollout simulations per move);
 ``PATH`` or ``PATH@N`` (a trained net from a run directory or checkpoint file, PUCT without
-noise at N simulations per move, default ``--sims``). Colours alternate game by game and every
-game starts after ``--openings`` seeded random moves, so that the games differ.
+noise at N simulations per move, default ``--sims``); each may end in ``,key=value`` changes
+of the rules' constants (``mcts:1000,uct.solve=false``, ``runs/c4@200,puct.c_init=2.5``), and
+the spec is the player's name. Colours alternate game by game and every game starts after
+``--openings`` seeded random moves, so that the games differ.
 """
 
 from __future__ import annotations
@@ -35,16 +37,15 @@ def run(args: argparse.Namespace) -> int:
 
     from experiment import UserError
     from experiment.stats import elo_difference, score_interval
-    from ponder.commands._bots import game_of_players, make_player, search_overrides
+    from ponder.commands._bots import game_of_players, make_player
     from search.play import play_games, score_of
 
     if args.games < 2 or args.batch < 2:
         raise UserError("--games and --batch must be at least 2 (colours alternate)")
     game = game_of_players(args.game, args.player)
-    search = search_overrides(args.search)
-    bots = [make_player(game, spec, args.sims, search) for spec in args.player]
+    bots = [make_player(game, spec, args.sims, args.search) for spec in args.player]
     if bots[0].name == bots[1].name:
-        bots[1].name += "_b"  # score_of tells the players apart by name
+        bots[1].name += " (b)"  # score_of tells the players apart by name
     name = bots[0].name
     print(f"{name} vs {bots[1].name} on {game.display_name}: {args.games} games", flush=True)
     records, start = [], time.perf_counter()

@@ -34,14 +34,13 @@ def run(args: argparse.Namespace) -> int:
     import time
 
     from experiment import UserError
-    from ponder.commands._bots import game_of_players, make_player, search_overrides
+    from ponder.commands._bots import game_of_players, make_player
     from tradeoff.tactics import score_tactics, tactic_set
 
     if args.positions < 2:
         raise UserError("--positions must be at least 2 (half wins, half blocks)")
     game = game_of_players(args.game, args.player)
-    search = search_overrides(args.search)
-    players = [make_player(game, spec, args.sims, search) for spec in args.player]
+    players = [make_player(game, spec, args.sims, args.search) for spec in args.player]
     start = time.perf_counter()
     tactics = tactic_set(game, args.positions, args.seed, args.min_plies)
     print(
