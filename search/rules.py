@@ -380,11 +380,6 @@ def respect_proven_values(
     return chosen
 
 
-def _check_temperature_moves(rule: str, temperature_moves: int) -> None:
-    if temperature_moves < 0:
-        raise ValueError(f"{rule}.temperature_moves must be >= 0, got {temperature_moves}")
-
-
 @dataclass(frozen=True)
 class ProvenValues:
     """What every tree rule shares: MCTS-Solver's proven values (:mod:`search.tree`) on, the
@@ -395,18 +390,18 @@ class ProvenValues:
 
 
 @dataclass(frozen=True)
-class Uct(ProvenValues):
-    """Classic MCTS selection with UCT; c = 2 as OpenSpiel's MCTSBot is configured."""
+class VisitCountRule(ProvenValues):
+    """UCT and PUCT: the move and the policy target come from the root's visit counts, with
+    visit-proportional moves for the first ``temperature_moves`` searched moves of a game."""
 
-    exploration: float = 2.0
-    temperature_moves: int = 0  # visit-proportional moves at the start of a game (self-play)
-    name: ClassVar[str] = "uct"
+    temperature_moves: int = field(default=0, kw_only=True)
+    name: ClassVar[str]
 
     def __post_init__(self) -> None:
-        _check_temperature_moves(self.name, self.temperature_moves)
-
-    def kernels(self, num_simulations: int) -> tuple[Any, Any, UctData]:
-        return uct_select, uct_select, UctData(float(self.exploration))
+        if self.temperature_moves < 0:
+            raise ValueError(
+                f"{self.name}.temperature_moves must be >= 0, got {self.temperature_moves}"
+            )
 
     def prepare_root(self, tree: Tree, generators: Sequence[np.random.Generator]) -> None:
         pass
@@ -422,7 +417,18 @@ class Uct(ProvenValues):
 
 
 @dataclass(frozen=True)
-class Puct(ProvenValues):
+class Uct(VisitCountRule):
+    """Classic MCTS selection with UCT; c = 2 as OpenSpiel's MCTSBot is configured."""
+
+    exploration: float = 2.0
+    name: ClassVar[str] = "uct"
+
+    def kernels(self, num_simulations: int) -> tuple[Any, Any, UctData]:
+        return uct_select, uct_select, UctData(float(self.exploration))
+
+
+@dataclass(frozen=True)
+class Puct(VisitCountRule):
     """AlphaZero PUCT with root Dirichlet noise P = (1 - eps) p + eps Dir(alpha)."""
 
     c_init: float = 1.25
@@ -433,11 +439,10 @@ class Puct(ProvenValues):
     # shogi and 0.03 for Go (about 1.4 for Connect Four, whose 7 moves 0.3 would starve).
     dirichlet_alpha: float | None = None
     dirichlet_fraction: float = 0.0  # 0.25 in self-play; 0 for play and analysis
-    temperature_moves: int = 0  # visit-proportional moves at the start of a game (self-play)
     name: ClassVar[str] = "puct"
 
     def __post_init__(self) -> None:
-        _check_temperature_moves(self.name, self.temperature_moves)
+        super().__post_init__()
         if not 0 <= self.dirichlet_fraction <= 1:
             raise ValueError(
                 f"puct.dirichlet_fraction must lie in [0, 1], got {self.dirichlet_fraction}"
@@ -467,15 +472,6 @@ class Puct(ProvenValues):
             prior[valid] = (1 - self.dirichlet_fraction) * prior[valid] + (
                 self.dirichlet_fraction * noise
             )
-
-    def finalize(
-        self,
-        tree: Tree,
-        num_simulations: int,
-        generators: Sequence[np.random.Generator],
-        move_numbers: np.ndarray | None = None,
-    ) -> tuple[np.ndarray, np.ndarray]:
-        return _visit_policy(tree, generators, move_numbers, self.temperature_moves)
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,6 @@ from reasoning.tasks.base import check_range
 from reasoning.tasks.format import Equation, Number
 from reasoning.tasks.pool import NumbersProblem, PoolTask
 from reasoning.tasks.solver import (
-    MAX_NUMBERS,
     POSITIVE_INTEGERS,
     can_make,
     canonical,
@@ -46,19 +45,17 @@ class CountdownTask(PoolTask):
         train_size: int = 1000,
         test_size: int = 100,
     ):
-        super().__init__(seed=seed, train_size=train_size, test_size=test_size)
-        if not 2 <= num_numbers <= MAX_NUMBERS:
-            raise ValueError(f"num_numbers must be in [2, {MAX_NUMBERS}], got {num_numbers}")
+        super().__init__(
+            num_numbers=num_numbers, number_range=number_range, seed=seed,
+            train_size=train_size, test_size=test_size,
+        )  # fmt: skip
         if not 1 <= min_steps <= num_numbers - 1:
             raise ValueError(f"min_steps must be in [1, num_numbers - 1], got {min_steps}")
-        self.num_numbers = num_numbers
-        self.number_range = check_range("number_range", number_range, low=1)
         self.target_range = check_range("target_range", target_range, low=1)
         self.min_steps = min_steps
 
     def sample_problem(self, rng: np.random.Generator) -> NumbersProblem | None:
-        low, high = self.number_range
-        numbers = tuple(sorted(int(x) for x in rng.integers(low, high + 1, self.num_numbers)))
+        numbers = self.draw_numbers(rng)
         target = int(rng.integers(self.target_range[0], self.target_range[1] + 1))
         steps_needed = min_steps(numbers, target, self.rules)
         if steps_needed is None or steps_needed < self.min_steps:

@@ -17,10 +17,10 @@ from fractions import Fraction
 
 import numpy as np
 
-from reasoning.tasks.base import Problem, check_range
+from reasoning.tasks.base import Problem
 from reasoning.tasks.format import Equation, Number
 from reasoning.tasks.pool import NumbersProblem, PoolTask
-from reasoning.tasks.solver import MAX_NUMBERS, RATIONALS, can_make, canonical, derive
+from reasoning.tasks.solver import RATIONALS, can_make, canonical, derive
 
 MAX_ENUMERATED = 200_000  # number multisets beyond which splits are filled by random draws
 
@@ -41,17 +41,14 @@ class Game24Task(PoolTask):
         train_size: int = 1000,
         test_size: int = 100,
     ):
-        super().__init__(seed=seed, train_size=train_size, test_size=test_size)
-        if not 2 <= num_numbers <= MAX_NUMBERS:
-            raise ValueError(f"num_numbers must be in [2, {MAX_NUMBERS}], got {num_numbers}")
-        self.num_numbers = num_numbers
-        self.number_range = check_range("number_range", number_range, low=1)
+        super().__init__(
+            num_numbers=num_numbers, number_range=number_range, seed=seed,
+            train_size=train_size, test_size=test_size,
+        )  # fmt: skip
         self.target = int(target)
 
     def sample_problem(self, rng: np.random.Generator) -> NumbersProblem | None:
-        low, high = self.number_range
-        numbers = tuple(sorted(int(x) for x in rng.integers(low, high + 1, self.num_numbers)))
-        return self._problem(numbers, rng)
+        return self._problem(self.draw_numbers(rng), rng)
 
     def candidates(self, rng: np.random.Generator) -> Iterator[Problem | None]:
         """A shuffle of every multiset of numbers when there are few (1820 for four of 1..13),

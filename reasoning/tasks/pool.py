@@ -14,7 +14,13 @@ from typing import ClassVar
 
 import numpy as np
 
-from reasoning.tasks.base import GeneratedTask, Problem, StepVerdict, check_error_rate
+from reasoning.tasks.base import (
+    GeneratedTask,
+    Problem,
+    StepVerdict,
+    check_error_rate,
+    check_range,
+)
 from reasoning.tasks.format import (
     Equation,
     Number,
@@ -24,7 +30,7 @@ from reasoning.tasks.format import (
     parse_equation,
     parse_number,
 )
-from reasoning.tasks.solver import POSITIVE_INTEGERS, legal_equations, step_is_legal
+from reasoning.tasks.solver import MAX_NUMBERS, POSITIVE_INTEGERS, legal_equations, step_is_legal
 
 WRONG_RESULT_OFFSETS = (-10, -3, -2, -1, 1, 2, 3, 10)  # slips a person (or an LM) makes
 MAX_STEPS_FACTOR = 3  # a sampled solution has at most this many steps per starting number
@@ -49,6 +55,26 @@ class PoolTask(GeneratedTask):
     uses_all_numbers: ClassVar[
         bool
     ]  # the goal needs every number (24) or just the target (Countdown)
+
+    def __init__(
+        self,
+        *,
+        num_numbers: int,
+        number_range: Sequence[int],
+        seed: int = 0,
+        train_size: int = 1000,
+        test_size: int = 100,
+    ):
+        super().__init__(seed=seed, train_size=train_size, test_size=test_size)
+        if not 2 <= num_numbers <= MAX_NUMBERS:
+            raise ValueError(f"num_numbers must be in [2, {MAX_NUMBERS}], got {num_numbers}")
+        self.num_numbers = num_numbers
+        self.number_range = check_range("number_range", number_range, low=1)
+
+    def draw_numbers(self, rng: np.random.Generator) -> tuple[int, ...]:
+        """``num_numbers`` uniform draws from ``number_range``, sorted."""
+        low, high = self.number_range
+        return tuple(sorted(int(x) for x in rng.integers(low, high + 1, self.num_numbers)))
 
     # --- what a subclass decides -------------------------------------------------------------
     def goal_met(self, problem: NumbersProblem, pool: Sequence[Number]) -> bool:
