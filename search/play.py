@@ -94,17 +94,22 @@ def play_games(
     seed: int,
     opening_moves: int = 0,
     swap_colours: bool = True,
+    first_game: int = 0,
 ) -> list[MatchRecord]:
-    """Play ``num_games`` games in lockstep between two bots.
+    """Play ``num_games`` games in lockstep between two bots: games ``first_game`` ..
+    ``first_game + num_games - 1`` of the match seeded ``seed``.
 
     With ``swap_colours`` bot 0 plays first in even games and second in odd games, so every
     pairing plays both colours equally often. Games start after ``opening_moves`` uniformly random
-    moves (seeded, recorded). Each ply is one batched ``choose`` call per bot.
+    moves (recorded). Each ply is one batched ``choose`` call per bot. Every random draw of a
+    game (its opening, each search) comes from (seed, game index, ply), so a game is the same
+    whichever games share its batch.
     """
-    opening_rng = np.random.default_rng([seed, 0x0FE])
-    states = [game.initial_state() for _ in range(num_games)]
-    histories: list[list[int]] = [[] for _ in range(num_games)]
-    for g in range(num_games):
+    games = range(first_game, first_game + num_games)
+    states = [game.initial_state() for _ in games]
+    histories: list[list[int]] = [[] for _ in games]
+    for g, index in enumerate(games):
+        opening_rng = np.random.default_rng([seed, index, 0x0FE])
         for _ in range(opening_moves):
             if game.is_terminal(states[g]):
                 break
@@ -112,7 +117,7 @@ def play_games(
             states[g] = game.apply(states[g], move)
             histories[g].append(move)
     openings = [tuple(h) for h in histories]
-    seat_of_bot0 = [(g % 2 if swap_colours else 0) for g in range(num_games)]
+    seat_of_bot0 = [(index % 2 if swap_colours else 0) for index in games]
     active = [g for g in range(num_games) if not game.is_terminal(states[g])]
     while active:
         for bot_index, bot in enumerate(bots):
@@ -123,7 +128,8 @@ def play_games(
             if not turn:
                 continue
             batch = np.stack([states[g] for g in turn])
-            moves = bot.choose(batch, move_seeds(seed, turn, [len(histories[g]) for g in turn]))
+            seeds = move_seeds(seed, [games[g] for g in turn], [len(histories[g]) for g in turn])
+            moves = bot.choose(batch, seeds)
             for g, move in zip(turn, moves, strict=True):
                 states[g] = game.apply(states[g], int(move))
                 histories[g].append(int(move))

@@ -126,7 +126,8 @@ class Arena:
         scalars = {}
         for offset, opponent in enumerate(opponents):
             records = play_games(
-                self.game, (current, opponent), self.config.games, seed=seed + offset,
+                self.game, (current, opponent), self.config.games, seed=seed,
+                first_game=offset * self.config.games,
                 opening_moves=self.config.opening_moves,
             )  # fmt: skip
             self._keep(records)

@@ -33,9 +33,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     import dataclasses
     import json
-    import time
 
     from experiment import UserError
+    from experiment.progress import progress
     from experiment.stats import elo_difference, score_interval
     from ponder.commands._bots import game_of_players, make_player
     from search.play import play_games, score_of
@@ -48,23 +48,21 @@ def run(args: argparse.Namespace) -> int:
         bots[1].name += " (b)"  # score_of tells the players apart by name
     name = bots[0].name
     print(f"{name} vs {bots[1].name} on {game.display_name}: {args.games} games", flush=True)
-    records, start = [], time.perf_counter()
-    for first in range(0, args.games, args.batch):
-        count = min(args.batch, args.games - first)
-        chunk = play_games(
-            game, (bots[0], bots[1]), count, seed=args.seed + first, opening_moves=args.openings
-        )
-        records += chunk
-        if args.record:
-            with open(args.record, "a", encoding="utf-8") as file:
-                for record in chunk:
-                    file.write(json.dumps(dataclasses.asdict(record)) + "\n")
-        wins, draws, losses = score_of(records, name)
-        print(
-            f"  games {len(records)}/{args.games}: {wins}-{draws}-{losses} "
-            f"({time.perf_counter() - start:.0f} s)",
-            flush=True,
-        )
+    records = []
+    with progress(args.games, "match", "game") as bar:
+        for first in range(0, args.games, args.batch):
+            count = min(args.batch, args.games - first)
+            chunk = play_games(
+                game, (bots[0], bots[1]), count, seed=args.seed, opening_moves=args.openings,
+                first_game=first,
+            )  # fmt: skip
+            records += chunk
+            if args.record:
+                with open(args.record, "a", encoding="utf-8") as file:
+                    for record in chunk:
+                        file.write(json.dumps(dataclasses.asdict(record)) + "\n")
+            bar.update(count)
+            bar.set_postfix(score="-".join(map(str, score_of(records, name))))
     wins, draws, losses = score_of(records, name)
     score, low, high = score_interval(wins, draws, losses)
     print(
