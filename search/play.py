@@ -86,6 +86,22 @@ class MatchRecord:
     moves: tuple[int, ...]  # all moves, opening included
     returns: tuple[float, float]  # per colour: +1 win, -1 loss, 0 draw
 
+    def to_json(self) -> dict:
+        """The match-file line (DESIGN.md, "Interface contracts"): ``a`` moved first, ``b``
+        second, ``score`` is a's (1, 0.5 or 0); moves as action ids, the opening's included."""
+        return {
+            "a": self.players[0], "b": self.players[1], "score": (self.returns[0] + 1) / 2,
+            "opening": list(self.opening), "moves": list(self.moves),
+        }  # fmt: skip
+
+    @classmethod
+    def from_json(cls, data: dict) -> MatchRecord:
+        score = float(data["score"])
+        return cls(
+            (data["a"], data["b"]), tuple(data["opening"]), tuple(data["moves"]),
+            (2 * score - 1, 1 - 2 * score),
+        )  # fmt: skip
+
 
 def play_games(
     game: Game,

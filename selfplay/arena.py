@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -99,15 +99,7 @@ class Arena:
             path = self.directory / "matches.jsonl"
             if path.exists():  # resume: earlier rounds still count in the rating fit
                 for line in path.read_text().splitlines():
-                    data = json.loads(line)
-                    self.records.append(
-                        MatchRecord(
-                            tuple(data["players"]),
-                            tuple(data["opening"]),
-                            tuple(data["moves"]),
-                            tuple(data["returns"]),
-                        )  # fmt: skip
-                    )
+                    self.records.append(MatchRecord.from_json(json.loads(line)))
 
     def round(self, step: int, weights: dict, seed: int) -> dict[str, float]:
         """Play the net at ``step`` against every opponent; return TensorBoard scalars
@@ -146,4 +138,4 @@ class Arena:
         if self.directory is not None:
             with open(self.directory / "matches.jsonl", "a", encoding="utf-8") as file:
                 for record in records:
-                    file.write(json.dumps(asdict(record)) + "\n")
+                    file.write(json.dumps(record.to_json()) + "\n")

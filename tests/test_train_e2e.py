@@ -132,7 +132,14 @@ def test_match_reports_score_interval_and_records(trained_run, tmp_path, capsys)
     spec = f"{trained_run}@16"  # a player is named by its spec
     assert last.startswith(f"{spec}: ") and "in 6 games; score" in last and "Elo" in last
     games = [json.loads(line) for line in record.read_text().splitlines()]
-    assert len(games) == 6 and {tuple(g["players"])[0] for g in games} == {"random", spec}
+    assert len(games) == 6 and {g["a"] for g in games} == {g["b"] for g in games} == {
+        "random",
+        spec,
+    }
+    assert all(g["score"] in (0, 0.5, 1) for g in games)
+    assert main(["elo", str(record), "--bootstrap", "50"]) == 0  # the match file rates as it is
+    table = capsys.readouterr().out
+    assert "random" in table and spec in table and "anchor: random = 0 Elo; 6 games" in table
     assert main(["match", "random", "mcts:x", "--game", "tic_tac_toe"]) == 2
     assert "write mcts:N" in capsys.readouterr().err
 

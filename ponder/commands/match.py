@@ -31,7 +31,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import dataclasses
     import json
 
     from experiment import UserError
@@ -60,7 +59,7 @@ def run(args: argparse.Namespace) -> int:
             if args.record:
                 with open(args.record, "a", encoding="utf-8") as file:
                     for record in chunk:
-                        file.write(json.dumps(dataclasses.asdict(record)) + "\n")
+                        file.write(json.dumps(record.to_json()) + "\n")
             bar.update(count)
             bar.set_postfix(score="-".join(map(str, score_of(records, name))))
     wins, draws, losses = score_of(records, name)
