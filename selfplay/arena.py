@@ -10,12 +10,11 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
-
+from experiment.ratings import fit_elo, results_from_games
 from games.base import Game
 from search.config import SearchConfig
 from search.expanders import GameExpander, PolicyValueFn
@@ -46,40 +45,6 @@ def net_bot(
     ``search`` changes the rule or its constants (its budget is ``simulations``)."""
     config = (search or SearchConfig(rule="puct")).with_simulations(simulations)
     return SearchBot(GameExpander(game, evaluator=evaluator), config, name=name)
-
-
-def bradley_terry_elo(
-    records: Sequence[MatchRecord], anchor: str, iterations: int = 200
-) -> dict[str, float]:
-    """Elo ratings fitted by Hunter's MM algorithm; draws count half a win each; ``anchor`` = 0.
-
-    P(i beats j) = 1 / (1 + 10^((R_j - R_i) / 400)) (REFERENCES.md). A prior of one draw against
-    the anchor keeps players with all wins or all losses finite.
-    """
-    players = sorted({name for record in records for name in record.players} | {anchor})
-    index = {name: i for i, name in enumerate(players)}
-    wins = np.zeros(len(players))
-    games = np.zeros((len(players), len(players)))
-    for record in records:
-        a, b = index[record.players[0]], index[record.players[1]]
-        score = (record.returns[0] + 1) / 2
-        wins[a] += score
-        wins[b] += 1 - score
-        games[a, b] += 1
-        games[b, a] += 1
-    a = index[anchor]
-    for i in range(len(players)):
-        if i != a:
-            wins[i] += 0.5
-            wins[a] += 0.5
-            games[i, a] += 1
-            games[a, i] += 1
-    strength = np.ones(len(players))
-    for _ in range(iterations):
-        denominator = (games / (strength[:, None] + strength[None, :])).sum(axis=1)
-        strength = np.where(denominator > 0, wins / np.maximum(denominator, 1e-12), strength)
-        strength /= strength[a]
-    return {name: 400 * math.log10(max(strength[index[name]], 1e-12)) for name in players}
 
 
 @dataclass
@@ -129,8 +94,18 @@ class Arena:
         if self.config.previous_snapshots > 0:
             self.snapshots.append((name, weights))
             self.snapshots = self.snapshots[-self.config.previous_snapshots :]
-        anchor = "random" if self.config.random_opponent else opponents[0].name
-        scalars["arena/elo"] = bradley_terry_elo(self.records, anchor)[name]
+        # The first classic-MCTS reference is the anchor (0): the net both wins and loses
+        # against it, so the fit bounds its rating; it beats random every time, which would
+        # not (experiment.ratings: no prior game sets a distance). Written when bounded.
+        references = [f"mcts{n}" for n in self.config.mcts_simulations]
+        anchor = references[0] if references else opponents[0].name
+        results = results_from_games(
+            (record.players[0], record.players[1], (record.returns[0] + 1) / 2)
+            for record in self.records
+        )
+        elo = fit_elo(results, results.players.index(anchor), 0.0)[results.players.index(name)]
+        if math.isfinite(elo):
+            scalars["arena/elo"] = float(elo)
         return scalars
 
     def _keep(self, records: list[MatchRecord]) -> None:
