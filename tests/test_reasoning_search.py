@@ -436,3 +436,21 @@ def test_pass_at_k():
     correct = np.array([1, 0, 0, 1, 0, 1, 0], bool)
     subsets = list(itertools.combinations(range(7), 3))
     assert pass_at_k(7, 3, 3) == pytest.approx(np.mean([correct[list(s)].any() for s in subsets]))
+
+
+@pytest.mark.parametrize("rule", [Puct(), Gumbel(max_considered=8)], ids=lambda r: r.name)
+def test_a_checked_answer_is_a_proven_value_for_the_step_search(countdown, oracle, rule):
+    """A finished solution is terminal: with the exact checker's value 1 it is a proven win, so
+    the node above it is solved, the search stops walking there, and the step it commits leads
+    to that solution."""
+    settings = SearchSettings(max_steps=5, max_step_tokens=20)
+    expander = ReasoningExpander(LegalStepPolicy(), oracle, (8,), settings)
+    prompts = [countdown.prompt(p) for p in countdown.test]
+    roots = expander.add_roots(prompts, range(len(prompts)))
+    result = Search(expander, rule, num_simulations=64).run(roots, np.arange(len(prompts)))
+    assert result.solved.any()
+    for b in np.flatnonzero(result.solved):
+        assert result.root_values[b] == 1.0  # a correct solution was found below the root
+        assert result.proven_values[b, result.chosen[b]] == 1.0  # and the step towards it chosen
+    unsolved = np.flatnonzero(~result.solved)
+    assert (result.root_values[unsolved] < 1.0).all()
