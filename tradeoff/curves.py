@@ -38,9 +38,15 @@ def training_clock(walltimes: np.ndarray, max_gap: float = 600.0) -> tuple[np.nd
     return times, np.cumsum(np.where(gaps > max_gap, 0.0, gaps))
 
 
-def plot_training_curve(run: str | Path, output: str | Path | None = None) -> Path:
-    """Plot ``arena/winrate_vs_*`` against hours, games played and train FLOPs; return the PNG."""
+def plot_training_curve(
+    run: str | Path, output: str | Path | None = None, games_per_point: int | None = None
+) -> Path:
+    """Plot ``arena/winrate_vs_*`` against hours, games played and train FLOPs, each point with
+    its 95% Wilson interval when ``games_per_point`` (the arena's games per opponent and round)
+    is given; return the PNG."""
     import matplotlib
+
+    from experiment.stats import wilson_interval
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -58,17 +64,25 @@ def plot_training_curve(run: str | Path, output: str | Path | None = None) -> Pa
         times = np.interp([p[1] for p in points], logged, trained) / seconds_per_unit
         rates = np.array([p[2] for p in points])
         label = tag.removeprefix("arena/winrate_vs_")
-        axes[0].plot(times, rates, marker="o", label=label)
+        errors = None
+        if games_per_point:
+            bounds = np.array(
+                [wilson_interval(r * games_per_point, games_per_point) for r in rates]
+            )
+            errors = np.abs(bounds.T - rates)  # (2, points): below and above
+        style = {"marker": "o", "markersize": 3, "capsize": 2, "yerr": errors}
+        axes[0].errorbar(times, rates, label=label, **style)
         if "selfplay/games" in scalars:
-            axes[1].plot(_at_steps(scalars["selfplay/games"], steps), rates, marker="o")
+            axes[1].errorbar(_at_steps(scalars["selfplay/games"], steps), rates, **style)
         if "compute/train_flops" in scalars:
-            axes[2].plot(_at_steps(scalars["compute/train_flops"], steps), rates, marker="o")
+            axes[2].errorbar(_at_steps(scalars["compute/train_flops"], steps), rates, **style)
     axes[0].set(
         xlabel=f"training time ({unit}, pauses left out)",
-        ylabel="arena win rate (draws count half)",
+        ylabel="arena score (draws count half)"
+        + (f", 95% interval of {games_per_point} games" if games_per_point else ""),
     )
     axes[1].set(xlabel="self-play games")
-    axes[2].set(xlabel="train FLOPs", xscale="log")
+    axes[2].set(xlabel="train FLOPs (self-play + learner)", xscale="log")
     for axis in axes:
         axis.axhline(0.5, color="grey", linewidth=0.8, linestyle=":")
         axis.set_ylim(-0.02, 1.02)

@@ -1,4 +1,5 @@
-"""``ponder curve runs/<name>``: the run's arena win rates against time, games and FLOPs (PNG)."""
+"""``ponder curve runs/<name>``: the run's arena scores, with their 95% intervals, against time,
+games and FLOPs (PNG)."""
 
 from __future__ import annotations
 
@@ -15,11 +16,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from experiment import UserError
     from experiment.run import RunDirectory
+    from selfplay.config import TrainConfig
     from tradeoff.curves import plot_training_curve
 
     run_directory = RunDirectory.open(args.run)
+    games = run_directory.load_config(TrainConfig).arena.games
     try:
-        path = plot_training_curve(run_directory.path, args.output)
+        path = plot_training_curve(run_directory.path, args.output, games)
     except ValueError as error:
         raise UserError(str(error)) from None
     print(path)
