@@ -39,6 +39,10 @@ class Evaluation:
     values: np.ndarray  # (L,) float32, view of the player to move at the node, in [-1, 1]
     terminal: np.ndarray  # (L,) bool
     discounts: np.ndarray  # (L,) float32, -1 where the parent's mover is the other player
+    # (L,) bool: a terminal node's value is exact (a game's result, a solution checked by the
+    # exact checker), so it is a proven value; None: every terminal value is exact. A learned
+    # verifier's score of a finished solution, or a step cut by a length limit, is not.
+    exact: np.ndarray | None = None
 
 
 class Streams:
@@ -157,7 +161,7 @@ class Search:
         no_parents = np.full(batch_size, NO_NODE, np.int32)
         slot_values = self._slot_values(root_states, evaluation, ROOT_LOOKAHEAD)
         roots = _add(tree, searches, no_parents, searches, evaluation, slot_values, self.solve)
-        backup(tree, roots, evaluation.values)
+        backup(tree, roots, _backed_value(tree, searches, roots, evaluation.values))
         self.rule.prepare_root(tree, streams.generators)
 
         leaves = np.empty(batch_size, np.int32)
@@ -165,12 +169,8 @@ class Search:
         for _ in range(self.num_simulations):
             self.select_leaves(tree, self.rule_data, streams.state, leaves, slots)
             expanding = np.flatnonzero(slots >= 0)
-            # A terminal or solved leaf reached again backs up its exact value once more.
-            values = np.where(
-                tree.solved[searches, leaves],
-                tree.solved_value[searches, leaves],
-                tree.raw_value[searches, leaves],
-            )
+            # A terminal or solved leaf reached again backs up its value once more.
+            values = _backed_value(tree, searches, leaves, tree.raw_value[searches, leaves])
             if len(expanding):
                 parents = leaves[expanding]
                 child_states, evaluation = self.expander.expand(
@@ -182,7 +182,7 @@ class Search:
                 )
                 states[expanding, new_nodes] = child_states
                 leaves[expanding] = new_nodes
-                values[expanding] = evaluation.values
+                values[expanding] = _backed_value(tree, expanding, new_nodes, evaluation.values)
             backup(tree, leaves, values)
 
         chosen, policy = self.rule.finalize(
@@ -212,6 +212,13 @@ class Search:
         return values
 
 
+def _backed_value(
+    tree: Tree, searches: np.ndarray, nodes: np.ndarray, estimates: np.ndarray
+) -> np.ndarray:
+    """What a visit to ``nodes`` backs up: the exact value of a solved node, else the estimate."""
+    return np.where(tree.solved[searches, nodes], tree.solved_value[searches, nodes], estimates)
+
+
 def _add(
     tree: Tree,
     searches: np.ndarray,
@@ -221,6 +228,9 @@ def _add(
     slot_values: np.ndarray,
     solve: bool,
 ) -> np.ndarray:
+    proven = (
+        evaluation.terminal if evaluation.exact is None else evaluation.terminal & evaluation.exact
+    )
     return add_nodes(
         tree,
         searches.astype(np.int64),
@@ -232,6 +242,7 @@ def _add(
         np.ascontiguousarray(evaluation.terminal, np.bool_),
         np.ascontiguousarray(evaluation.discounts, np.float32),
         np.ascontiguousarray(slot_values, np.float32),
+        np.ascontiguousarray(proven, np.bool_),
         solve,
     )
 

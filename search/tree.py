@@ -11,7 +11,8 @@ games, +1 when the same agent acts again, as in reasoning). :func:`parent_view` 
 where that sign is applied; :func:`backup` uses it for values and proven values alike.
 
 Proven values (MCTS-Solver, Winands et al. 2008; OpenSpiel's ``MCTSBot(solve=True)``): a node is
-*solved* when its exact value is known: a terminal node; a node with a slot whose exact value for
+*solved* when its exact value is known: a terminal node whose value is exact (a game's result;
+not a learned verifier's score); a node with a slot whose exact value for
 its mover is a win (``PROVEN_WIN``, the top of the value range); a node all of whose valid slots
 have exact values (its value is then their maximum). A slot's exact value comes from its solved
 child, or from the expander before the child exists (``slot_value``: a move that ends the game,
@@ -105,10 +106,11 @@ def add_nodes(
     terminal: np.ndarray,  # (L,) bool
     discounts: np.ndarray,  # (L,) float32
     slot_values: np.ndarray,  # (L, K) float32, exact slot values in the node's view, NaN unknown
+    proven: np.ndarray,  # (L,) bool, the node's value is exact (a terminal with an exact value)
     solve: bool,
 ) -> np.ndarray:
     """Write L evaluated nodes into the tree; return their node indices (L,) int32. With
-    ``solve`` a terminal node is solved at its value, and a node is solved from its slots'
+    ``solve`` a node whose value is exact is solved at it, and a node is solved from its slots'
     exact values where they decide it."""
     new_nodes = np.empty(searches.shape[0], np.int32)
     for i in range(searches.shape[0]):
@@ -125,10 +127,10 @@ def add_nodes(
             tree.children[b, parents[i], slots[i]] = n
         if solve:
             tree.slot_value[b, n, :] = slot_values[i]
-            if terminal[i]:
+            if proven[i]:
                 tree.solved[b, n] = True
                 tree.solved_value[b, n] = values[i]
-            else:
+            elif not terminal[i]:
                 try_solve(tree, b, n)
         new_nodes[i] = n
     return new_nodes

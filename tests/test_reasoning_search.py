@@ -454,3 +454,15 @@ def test_a_checked_answer_is_a_proven_value_for_the_step_search(countdown, oracl
         assert result.proven_values[b, result.chosen[b]] == 1.0  # and the step towards it chosen
     unsolved = np.flatnonzero(~result.solved)
     assert (result.root_values[unsolved] < 1.0).all()
+
+
+def test_a_learned_verifiers_score_is_never_a_proven_value(countdown):
+    """A verifier sure of every prefix (score 1) still only estimates: nothing is solved, so
+    the search keeps searching instead of committing to a 'proven' guess."""
+    settings = SearchSettings(max_steps=3, max_step_tokens=20)
+    expander = ReasoningExpander(LegalStepPolicy(), ConstantVerifier(1.0), (4,), settings)
+    prompts = [countdown.prompt(p) for p in countdown.test[:8]]
+    roots = expander.add_roots(prompts, range(8))
+    result = Search(expander, Puct(), num_simulations=32).run(roots, np.arange(8))
+    assert not result.solved.any() and np.isnan(result.proven_values).all()
+    assert (result.visit_counts.sum(axis=1) == 32).all()

@@ -130,7 +130,8 @@ def test_hand_built_tree_backup():
         return add_nodes(
             tree, np.array([0]), np.array([parent], np.int32), np.array([slot], np.int32),
             one, valid, np.array([value], np.float32), np.array([False]),
-            np.array([-1.0], np.float32), np.full((1, 2), np.nan, np.float32), True,
+            np.array([-1.0], np.float32), np.full((1, 2), np.nan, np.float32),
+            np.array([False]), True,
         )[0]  # fmt: skip
 
     root = add(NO_NODE, 0, 0.2)

@@ -50,7 +50,7 @@ class _Tree:
             self.tree, np.array([0]), np.array([parent], np.int32), np.array([slot], np.int32),
             self.valid / self.valid.sum(), self.valid, np.array([value], np.float32),
             np.array([terminal]), np.array([-1.0], np.float32),
-            np.full(self.valid.shape, np.nan, np.float32), True,
+            np.full(self.valid.shape, np.nan, np.float32), np.array([terminal]), True,
         )[0]  # fmt: skip
         backup(self.tree, np.array([node], np.int32), np.array([value]))
         return int(node)

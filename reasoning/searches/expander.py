@@ -311,4 +311,11 @@ class ReasoningExpander:
             values=np.asarray([e[2] for e in filled], np.float32),
             terminal=np.asarray([self._nodes[i].terminal for i in ids], np.bool_),
             discounts=np.ones(len(ids), np.float32),  # one agent: no sign flip
+            # Only a finished solution scored by an exact checker is a proven value: a learned
+            # verifier's score is an estimate, and a step cut by a length limit is unfinished.
+            exact=np.asarray([self._exact(self._nodes[i]) for i in ids], np.bool_),
         )
+
+    def _exact(self, node: _Node) -> bool:
+        finished = node.step is not None and node.step.finished
+        return bool(finished and getattr(self.verifier, "exact", False))

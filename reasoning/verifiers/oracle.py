@@ -22,6 +22,7 @@ class OracleVerifier:
     name = "oracle"
     num_parameters = 0
     flops_per_token = 0.0
+    exact = True  # a finished solution's score is its true correctness: a proven value
 
     def __init__(self, task: Task, problems: Sequence[Problem]):
         self.task = task
