@@ -249,7 +249,10 @@ def rate(
     )
     samples = np.array([fit_elo(results, anchor_index, anchor_elo, p) for p in points])
     if bootstrap:
-        low, high = np.quantile(samples, [0.025, 0.975], axis=0, method="inverted_cdf")
+        # A resample that leaves a player unrated (NaN) counts against both bounds: as -inf for
+        # the low one and +inf for the high one.
+        low = np.quantile(np.nan_to_num(samples, nan=-np.inf), 0.025, 0, method="inverted_cdf")
+        high = np.quantile(np.nan_to_num(samples, nan=np.inf), 0.975, 0, method="inverted_cdf")
     else:
         low, high = np.full_like(elo, np.nan), np.full_like(elo, np.nan)
     played = np.zeros(len(results.players), np.int64)

@@ -273,17 +273,28 @@ def gumbel_targets(tree: Tree, data: GumbelData) -> tuple[np.ndarray, np.ndarray
         for k in range(num_slots):
             if tree.valid[b, 0, k]:
                 ranking[b, k] = tree.root_noise[b, k] + logits[k] + sigma[k]
-        # The move played: the most visited survivor of Sequential Halving (not a proven loss
-        # while another move exists).
-        chosen[b] = best_considered(tree, b, visits, logits, sigma, visits.max())
-        if chosen[b] < 0:
-            chosen[b] = best_considered(tree, b, visits, logits, sigma, -1)
+        # The move played: the most visited survivor of Sequential Halving, never a proven
+        # loss while another move exists (then the most visited of the others).
+        chosen[b] = most_visited(tree, b, visits, ranking[b], True)
         if chosen[b] < 0:  # every move is a proven loss: the most visited, as without proofs
-            most, best_score = visits.max(), -np.inf
-            for k in range(num_slots):
-                if visits[k] == most and ranking[b, k] > best_score:
-                    chosen[b], best_score = k, ranking[b, k]
+            chosen[b] = most_visited(tree, b, visits, ranking[b], False)
     return chosen, policies, ranking
+
+
+@numba.njit(cache=True)
+def most_visited(
+    tree: Tree, b: int, visits: np.ndarray, ranking: np.ndarray, selectable_only: bool
+) -> int:
+    """The root slot with the most visits (ties: the higher ``ranking``) among the valid ones,
+    or with ``selectable_only`` among those not proven lost; -1 if there is none."""
+    best, best_visits, best_score = -1, -1, -np.inf
+    for k in range(visits.shape[0]):
+        allowed = selectable(tree, b, 0, k) if selectable_only else tree.valid[b, 0, k]
+        if allowed and (
+            visits[k] > best_visits or (visits[k] == best_visits and ranking[k] > best_score)
+        ):
+            best, best_visits, best_score = k, visits[k], ranking[k]
+    return best
 
 
 def considered_visit_table(max_considered: int, num_simulations: int) -> np.ndarray:
@@ -348,12 +359,18 @@ def optimal_slots(tree: Tree, proven: np.ndarray, b: int) -> np.ndarray:
 
 
 def proven_policy(tree: Tree, proven: np.ndarray, policy: np.ndarray) -> np.ndarray:
-    """The policy target (B, K), with a solved root's target uniform over its optimal slots (the
-    search stops walking below a solved root, so its visits say little)."""
+    """The policy target (B, K) with proven values respected: a solved root's target is uniform
+    over its optimal slots (the search stops walking below a solved root, so its visits say
+    little); elsewhere proven losses get no mass while another move has some."""
     policy = policy.copy()
-    for b in np.flatnonzero(tree.solved[:, 0]).tolist():
-        optimal = optimal_slots(tree, proven, b)
-        policy[b] = optimal / optimal.sum()
+    losses = tree.valid[:, 0] & (proven <= -PROVEN_WIN)
+    for b in range(len(policy)):
+        if tree.solved[b, 0]:
+            optimal = optimal_slots(tree, proven, b)
+            policy[b] = optimal / optimal.sum()
+        elif losses[b].any() and policy[b][~losses[b]].sum() > 0:
+            policy[b] = np.where(losses[b], 0.0, policy[b])
+            policy[b] /= policy[b].sum()
     return policy
 
 
@@ -394,7 +411,9 @@ class VisitCountRule(ProvenValues):
     """UCT and PUCT: the move and the policy target come from the root's visit counts, with
     visit-proportional moves for the first ``temperature_moves`` searched moves of a game."""
 
-    temperature_moves: int = field(default=0, kw_only=True)
+    # Visit-proportional moves (temperature 1) for the first searched moves of a self-play
+    # game; evaluation passes no move numbers, so its moves are always the most visited.
+    temperature_moves: int = field(default=8, kw_only=True)
     name: ClassVar[str]
 
     def __post_init__(self) -> None:

@@ -189,3 +189,51 @@ def test_small_positions_are_proven_exactly(rule):
             assert value == exact
             assert -_negamax(game, game.apply(state, int(move))) == exact
     assert solved.all() if rule.name == "uct" else solved.mean() > 0.5
+
+
+@pytest.mark.parametrize("rule", [Puct(), Gumbel(max_considered=2), Uct()], ids=lambda r: r.name)
+def test_a_proven_loss_is_neither_played_nor_a_target_while_another_move_is_open(rule):
+    """Root A: slot 0's child (B to move) has a winning move for B, found after many visits;
+    slot 1 is open. The move and the target avoid slot 0 although it has the most visits."""
+    t = _Tree(num_slots=3, valid=2)
+    root = t.add(NO_NODE, 0, 0.0)
+    lost = t.add(root, 0, 0.1)
+    for _ in range(3):
+        backup(t.tree, np.array([lost], np.int32), np.array([0.1]))
+    t.add(lost, 0, -1.0, terminal=True)  # A has lost after B's move: B's proven win
+    t.add(root, 1, -0.3)
+    assert t.tree.solved[0, lost] and not t.tree.solved[0, root]
+    assert t.tree.node_visits[0, lost] > t.tree.node_visits[0, t.tree.children[0, root, 1]]
+    generators = [np.random.default_rng(0)]
+    chosen, policy = rule.finalize(t.tree, 8, generators)
+    assert chosen[0] == 1 and policy[0, 0] == 0 and policy[0, 1] == pytest.approx(1.0)
+
+
+def _fork_positions(game, count: int) -> list:
+    """Tic-tac-toe positions the mover wins by force but not in one move (a fork to make)."""
+    rng, found = np.random.default_rng(5), {}
+    while len(found) < count:
+        state, moves = game.initial_state(), []
+        for _ in range(rng.integers(2, 5)):
+            if game.is_terminal(state):
+                break
+            action = int(rng.choice(game.legal_actions(state)))
+            state, moves = game.apply(state, action), [*moves, action]
+        if game.is_terminal(state) or _negamax(game, state) != 1:
+            continue
+        if any(game.is_terminal(game.apply(state, a)) for a in game.legal_actions(state)):
+            continue  # a win in one: the root lookahead's business
+        found[tuple(moves)] = state
+    return list(found.values())
+
+
+@pytest.mark.parametrize("rule", [Puct(), Gumbel(), Uct()], ids=lambda rule: rule.name)
+def test_a_win_proven_deep_in_the_tree_is_played(rule):
+    """Forced wins beyond the root lookahead: the proof comes from the tree, and the move played
+    is one that keeps the win."""
+    game = make_game("tic_tac_toe")
+    states = np.stack(_fork_positions(game, 12))
+    result = Search(GameExpander(game), rule, 2000).run(states, np.arange(len(states)))
+    assert result.solved.all() and (result.root_values == 1).all()
+    for state, move in zip(states, result.chosen, strict=True):
+        assert -_negamax(game, game.apply(state, int(move))) == 1

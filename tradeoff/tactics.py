@@ -16,9 +16,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from experiment import UserError
 from experiment.stats import wilson_interval
 from games.base import Game
-from games.tactics import Tactic, generate_tactics
+from games.tactics import Tactic, classify, generate_tactics
 from search.config import SearchConfig, build_search
 from search.expanders import GameExpander
 from search.play import Bot, move_seeds
@@ -49,9 +50,15 @@ def proven_positions(
     batch: int = 64,
 ) -> list[Tactic]:
     """``count`` positions at least ``min_plies`` into uniformly random games whose every legal
-    move classic MCTS with proven values (``simulations`` per position) solved exactly, and where
-    some move loses value; the answers are the moves that keep the root's exact value."""
-    rng = np.random.default_rng(seed)
+    move classic MCTS with proven values (``simulations`` per position) solved exactly, where
+    some move loses value and that are no one-move tactic; the answers are the moves that keep
+    the root's exact value."""
+    if min_plies >= game.max_game_length:
+        raise UserError(
+            f"proven positions at least {min_plies} plies in: {game.display_name} games last at "
+            f"most {game.max_game_length}; ask for fewer plies (--min-plies)"
+        )
+    rng = np.random.default_rng([seed, 0x9E0])  # not the one-move tactics' stream
     search = build_search(GameExpander(game), SearchConfig(rule="uct", simulations=simulations))
     found: dict[tuple[int, ...], Tactic] = {}
     for _ in range(1000):
@@ -73,8 +80,9 @@ def proven_positions(
             values = result.proven_values[b][legal]
             if not result.solved[b] or np.isnan(values).any():
                 continue
-            keeps = np.flatnonzero(legal)[values == result.root_values[b]]
-            if len(keeps) < legal.sum() and played not in found:
+            keeps = np.flatnonzero(legal)[np.isclose(values, result.root_values[b])]
+            one_move = classify(game, game.state_from_moves(played)) is not None
+            if len(keeps) < legal.sum() and played not in found and not one_move:
                 found[played] = Tactic(played, "proven", frozenset(int(a) for a in keeps))
     if len(found) < count:
         raise ValueError(f"found only {len(found)} proven positions in {game!r}")
