@@ -102,6 +102,8 @@ class Beam:
     num_beams: int = 4
     name: ClassVar[str] = "beam"
     solve: ClassVar[bool] = False  # beams are chosen by value; nothing to prove
+    root_lookahead: ClassVar[int] = 0
+    node_lookahead: ClassVar[int] = 0
 
     def __post_init__(self) -> None:
         if self.num_beams < 1:

@@ -91,9 +91,6 @@ class ProvingExpander(Expander, Protocol):
         ...
 
 
-ROOT_LOOKAHEAD, NODE_LOOKAHEAD = 2, 1  # plies of exact slot values at the root and below
-
-
 @dataclass(frozen=True)
 class SearchResult:
     """A finished batch of B searches over K slots."""
@@ -159,7 +156,7 @@ class Search:
                 f"cannot search from terminal roots {np.flatnonzero(evaluation.terminal)}"
             )
         no_parents = np.full(batch_size, NO_NODE, np.int32)
-        slot_values = self._slot_values(root_states, evaluation, ROOT_LOOKAHEAD)
+        slot_values = self._slot_values(root_states, evaluation, self.rule.root_lookahead)
         roots = _add(tree, searches, no_parents, searches, evaluation, slot_values, self.solve)
         backup(tree, roots, _backed_value(tree, searches, roots, evaluation.values))
         self.rule.prepare_root(tree, streams.generators)
@@ -176,7 +173,7 @@ class Search:
                 child_states, evaluation = self.expander.expand(
                     states[expanding, parents], slots[expanding], expanding, streams
                 )
-                slot_values = self._slot_values(child_states, evaluation, NODE_LOOKAHEAD)
+                slot_values = self._slot_values(child_states, evaluation, self.rule.node_lookahead)
                 new_nodes = _add(
                     tree, expanding, parents, slots[expanding], evaluation, slot_values, self.solve
                 )
@@ -207,7 +204,7 @@ class Search:
         values = np.full(evaluation.priors.shape, np.nan, np.float32)
         slot_values = getattr(self.expander, "slot_values", None)
         open_nodes = np.flatnonzero(~evaluation.terminal)
-        if self.solve and slot_values is not None and len(open_nodes):
+        if self.solve and depth > 0 and slot_values is not None and len(open_nodes):
             values[open_nodes] = slot_values(states[open_nodes], depth)
         return values
 

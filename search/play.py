@@ -71,8 +71,9 @@ class SearchBot:
 
 
 def mcts_bot(game: Game, num_simulations: int, uct: Uct | None = None) -> SearchBot:
-    """Classic MCTS: UCT (c = 2) and one random rollout per leaf, like OpenSpiel's MCTSBot
-    (proven values included, as its ``solve=True`` default)."""
+    """Classic MCTS: UCT (c = 2) and one random rollout per leaf, like OpenSpiel's MCTSBot, with
+    proven values on as its ``solve=True`` default (and, unless ``uct`` turns it off, the rules'
+    lookahead, which that bot does not have)."""
     config = SearchConfig(rule="uct", simulations=num_simulations, uct=uct or Uct())
     return SearchBot(GameExpander(game, "rollout"), config, name=f"mcts{num_simulations}")
 

@@ -404,6 +404,16 @@ class ProvenValues:
     for comparison."""
 
     solve: bool = field(default=True, kw_only=True)
+    # Plies of the rules' own lookahead for exact slot values, at the root and at new nodes: 2 at
+    # the root finds every win in one and every only move against a loss in one at any budget;
+    # 0 and 0 is OpenSpiel's MCTSBot(solve=True), which learns proofs only from terminal nodes.
+    root_lookahead: int = field(default=2, kw_only=True)
+    node_lookahead: int = field(default=1, kw_only=True)
+
+    def __post_init__(self) -> None:
+        for name in ("root_lookahead", "node_lookahead"):
+            if not 0 <= getattr(self, name) <= 2:
+                raise ValueError(f"{name} must be 0, 1 or 2, got {getattr(self, name)}")
 
 
 @dataclass(frozen=True)
@@ -417,6 +427,7 @@ class VisitCountRule(ProvenValues):
     name: ClassVar[str]
 
     def __post_init__(self) -> None:
+        super().__post_init__()
         if self.temperature_moves < 0:
             raise ValueError(
                 f"{self.name}.temperature_moves must be >= 0, got {self.temperature_moves}"
@@ -512,6 +523,7 @@ class Gumbel(ProvenValues):
     name: ClassVar[str] = "gumbel"
 
     def __post_init__(self) -> None:
+        super().__post_init__()
         if self.max_considered < 1:
             raise ValueError(f"gumbel.max_considered must be >= 1, got {self.max_considered}")
 
@@ -551,6 +563,12 @@ class SelectionRule(Protocol):
 
     @property
     def solve(self) -> bool: ...
+
+    @property
+    def root_lookahead(self) -> int: ...
+
+    @property
+    def node_lookahead(self) -> int: ...
 
     def kernels(self, num_simulations: int) -> tuple[Any, Any, Any]: ...
 

@@ -237,3 +237,13 @@ def test_a_win_proven_deep_in_the_tree_is_played(rule):
     assert result.solved.all() and (result.root_values == 1).all()
     for state, move in zip(states, result.chosen, strict=True):
         assert -_negamax(game, game.apply(state, int(move))) == 1
+
+
+def test_lookahead_zero_is_openspiels_solver_that_learns_only_from_terminal_nodes():
+    states, _ = tactic_states_and_net()
+    plain = Uct(root_lookahead=0, node_lookahead=0)  # MCTSBot(solve=True)
+    result = Search(GameExpander(CONNECT_FOUR), plain, 2).run(states, np.arange(len(states)))
+    right = [int(m) in t.answers for t, m in zip(TACTICS, result.chosen, strict=True)]
+    assert np.mean(right) < 0.8  # two simulations cannot find what the lookahead sees at once
+    with pytest.raises(ValueError, match="root_lookahead must be 0, 1 or 2"):
+        Puct(root_lookahead=3)
