@@ -1,7 +1,8 @@
 """Where every random stream of a run gets its seed: one derivation from the run's ``seed:``.
 
 A run draws from several independent streams, one per role (the initial net, each self-play
-worker, replay sampling, each arena round). Each stream's seed comes from
+worker, replay sampling, each arena round; a reasoning run's training data, verifier batches,
+checked solutions, result intervals and best-of-N subsets). Each stream's seed comes from
 ``SeedSequence([run_seed, role key, len(indices), *indices])``, so streams of different roles
 or indices never share state, the same run seed always gives the same streams, and adding a
 role or an index never moves the others (a role's key is fixed below and never renumbered).
@@ -18,6 +19,12 @@ ROLES = {
     "worker": 2,  # indices (worker index, session): a resumed run plays new games
     "replay": 3,  # indices (session,): the replay actor's sampling of training batches
     "arena": 4,  # indices (learner step,): the openings and searches of one arena round
+    # ponder reason's streams
+    "policy_data": 5,  # the tiny GPT's generated training solutions
+    "verifier_training": 6,  # the verifiers' batches and held-out splits
+    "checker_solutions": 7,  # solutions labelled by the exact step checker
+    "result_bootstrap": 8,  # the problems resampled for the results' intervals
+    "subsets": 9,  # indices (best-of-N size,): the subsets of the evaluation pool
 }
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Literal
@@ -26,13 +25,13 @@ class PlayConfig:
 
 
 def make_bot(game: Game, simulations: int, checkpoint: str | None) -> SearchBot:
-    """Classic MCTS (UCT + random rollouts) without a checkpoint; the checkpoint's net with PUCT
-    otherwise (a run directory means its latest checkpoint)."""
-    if checkpoint is None:
-        return mcts_bot(game, simulations)
-    from selfplay.agent import load_net_bot  # torch only when a net is asked for
-
-    return load_net_bot(game, checkpoint, simulations)
+    """``play``'s and ``analyze``'s bot: classic MCTS without a checkpoint, the checkpoint's net
+    with PUCT otherwise (a run directory means its latest checkpoint), as :func:`make_player`
+    builds them."""
+    spec = f"mcts:{simulations}" if checkpoint is None else f"{checkpoint}@{simulations}"
+    player = make_player(game, spec, simulations)
+    assert isinstance(player, SearchBot)
+    return player
 
 
 def make_player(
@@ -41,13 +40,13 @@ def make_player(
     """A player by spec, named by it: ``random``; ``mcts:N`` (classic MCTS, N simulations);
     ``PATH`` or ``PATH@N`` (a trained net from a run directory or checkpoint file, PUCT without
     noise at N simulations per move, default ``default_simulations``); any of them followed by
-    ``,key=value`` changes of the rules' constants (``puct.c_init=2.5``, ``uct.solve=false``),
-    applied after ``overrides`` (the same for every player)."""
+    ``,key=value`` changes of the search section (``puct.c_init=2.5``, ``uct.solve=false``, or
+    ``rule=gumbel`` for a net), applied after ``overrides`` (the same for every player)."""
     from experiment import UserError
     from experiment.config import load_config
 
     base, *changes = spec.split(",")
-    search = load_config(SearchConfig, None, [*overrides, *changes])
+    search = load_config(SearchConfig, None, ["rule=puct", *overrides, *changes])
     player: Bot
     if base == "random":
         player = RandomBot(game)
@@ -57,13 +56,13 @@ def make_player(
             raise UserError(f"player {spec!r}: write mcts:N with N simulations, e.g. mcts:1000")
         player = mcts_bot(game, int(count), search.uct)
     else:
-        path, _, simulations = base.partition("@") if "@" in base else (base, "", "")
+        path, _, simulations = base.rpartition("@") if "@" in base else (base, "", "")
         if simulations and (not simulations.isdigit() or int(simulations) < 1):
             raise UserError(f"player {spec!r}: write RUN@N with N simulations, e.g. runs/c4@200")
         from selfplay.agent import load_net_bot
 
         budget = int(simulations) if simulations else default_simulations
-        player = load_net_bot(game, path, budget, dataclasses.replace(search, rule="puct"))
+        player = load_net_bot(game, path, budget, search)
     player.name = spec
     return player
 

@@ -32,6 +32,7 @@ import numpy as np
 from experiment.config import save_config
 from experiment.ledger import ComputeLedger
 from experiment.run import RunDirectory
+from experiment.seeds import stream_seed
 from experiment.tensorboard import ScalarWriter
 from reasoning.pipeline.config import ReasonConfig
 from reasoning.pipeline.evaluation import EvaluationPhase, MethodResult
@@ -102,7 +103,7 @@ def write_outputs(
     """Tables, figures, TensorBoard scalars and the ledger of a finished evaluation."""
     from reasoning.plots import plot_accuracy_vs_compute, plot_coverage
 
-    rng = np.random.default_rng([config.seed, 4])
+    rng = np.random.default_rng(stream_seed(config.seed, "result_bootstrap"))
     rows = result_rows(results, rng, config.evaluation.bootstrap)
     write_tables(run.path, rows)
     title = (

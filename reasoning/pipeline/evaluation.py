@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from experiment.progress import Progress, progress
+from experiment.seeds import stream_seed
 from reasoning.pipeline.phases import Context, begin, fingerprint
 from reasoning.searches import (
     SearchOutcome,
@@ -301,7 +302,7 @@ class EvaluationPhase:
         aggregation, policy_rate = self.section.search.aggregation, self.policy.flops_per_token
         # Every selection sees the same subsets (common random numbers), so differences between
         # selections are not differences between subsets.
-        rng = np.random.default_rng([self.section.seed, size])
+        rng = np.random.default_rng(stream_seed(self.section.seed, "subsets", size))
         verifier = self.verifiers[selection.verifier] if selection.verifier else None
         rate = verifier.flops_per_token if verifier is not None else 0.0
         columns: dict[str, list[Any]] = {

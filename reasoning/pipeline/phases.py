@@ -23,6 +23,7 @@ import numpy as np
 from experiment import UserError
 from experiment.config import config_to_dict
 from experiment.run import RunDirectory
+from experiment.seeds import stream_seed
 from experiment.tensorboard import ScalarWriter
 from reasoning.labels import (
     LabeledSolution,
@@ -127,7 +128,7 @@ def policy_phase(context: Context) -> PolicyPhase:
     directory = context.run.path / "policy"
     record = begin(directory, key, "policy", context.log)
     if record is None:
-        rng = np.random.default_rng([config.seed, 1])
+        rng = np.random.default_rng(stream_seed(config.seed, "policy_data"))
         texts = training_texts(
             context.task, context.task.train[: section.problems], rng,
             samples_per_problem=section.samples_per_problem, error_rate=section.error_rate,
@@ -232,7 +233,7 @@ def verifiers_phase(context: Context, policy: PolicyPhase, labels: LabelsPhase) 
     directory = context.run.path / "verifiers"
     record = begin(directory, key, "verifiers", context.log)
     if record is None:
-        rng = np.random.default_rng([config.seed, 3])
+        rng = np.random.default_rng(stream_seed(config.seed, "verifier_training"))
         results: dict[str, dict[str, Any]] = {}
         kinds: tuple[VerifierKind, ...] = ("prm", "orm")
         datasets = (
@@ -244,7 +245,8 @@ def verifiers_phase(context: Context, policy: PolicyPhase, labels: LabelsPhase) 
             train = context.task.train
             checked = checker_examples(
                 context.task, train, range(len(train)), section.checker_solutions,
-                section.checker_error_rate, np.random.default_rng([config.seed, 4]),
+                section.checker_error_rate,
+                np.random.default_rng(stream_seed(config.seed, "checker_solutions")),
             )  # fmt: skip
             context.log(
                 f"verifiers: {len(checked[0])} generated solutions labelled by the step checker"
