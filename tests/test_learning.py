@@ -84,14 +84,23 @@ def test_one_generation_of_selfplay_makes_the_net_play_and_judge_better():
     trained = Evaluator(learner.network, "cpu")
 
     states, exact, best = perfect_play(game)
+    # The value head learns the positions self-play meets; judge it there (every reachable
+    # position would reward weak self-play, which meets more lost positions).
+    played = {
+        game.state_from_moves(record.moves[:t]).tobytes()
+        for record in records[:GAMES]
+        for t in range(len(record.moves))
+    }
+    seen = np.array([state.tobytes() in played for state in states])
 
     def quality(evaluator: Evaluator) -> tuple[float, float]:
-        """(share of positions whose top-prior move is a perfect-play move, value MSE)."""
+        """(share of all positions whose top-prior move is a perfect-play move, value MSE over
+        the positions self-play played)."""
         priors, values = evaluator.evaluate(game.observations(states), game.legal_masks(states))
         optimal = np.mean(
             [int(move) in moves for move, moves in zip(priors.argmax(1), best, strict=True)]
         )
-        return float(optimal), float(np.mean((values - exact) ** 2))
+        return float(optimal), float(np.mean((values[seen] - exact[seen]) ** 2))
 
     (optimal_before, error_before), (optimal_after, error_after) = (
         quality(initial),
@@ -99,8 +108,6 @@ def test_one_generation_of_selfplay_makes_the_net_play_and_judge_better():
     )
     # Everything is seeded, so the outcome is fixed; the margins are wide enough that a
     # platform's last-bit differences in float arithmetic cannot flip it. Measured on seed 0:
-    # perfect-play moves 0.61 -> 0.91, value MSE 0.61 -> 0.46 (0.35 with `puct.solve: false`:
-    # self-play with proven values plays closer to perfect and meets fewer lost positions, while
-    # the MSE is taken over every reachable position).
+    # perfect-play moves 0.61 -> 0.90; value MSE on the 1,477 positions played 0.49 -> 0.30.
     assert optimal_after >= optimal_before + 0.15, (optimal_before, optimal_after)
-    assert error_after <= 0.85 * error_before, (error_before, error_after)
+    assert error_after <= 0.75 * error_before, (error_before, error_after)
