@@ -33,6 +33,7 @@ def test_proven_positions_have_moves_that_lose_the_value():
 def test_tactics_command_scores_players_with_intervals(tmp_path, capsys):
     rows = tmp_path / "tactics.jsonl"
     arguments = ["tactics", "mcts:300", "random", "--game", "tic_tac_toe", "--positions", "10"]
+    arguments += ["--proven", "10"]
     assert main([*arguments, "--min-plies", "3", "--json", str(rows)]) == 0
     out = capsys.readouterr().out
     assert "95% interval" in out

@@ -89,9 +89,10 @@ def proven_positions(
     return list(found.values())[:count]
 
 
-def tactic_set(game: Game, count: int, seed: int, min_plies: int) -> list[Tactic]:
-    """``count`` one-move tactics (half wins, half blocks) and ``count`` proven positions."""
-    return generate_tactics(game, count, seed) + proven_positions(game, count, seed, min_plies)
+def tactic_set(game: Game, count: int, proven: int, seed: int, min_plies: int) -> list[Tactic]:
+    """``count`` one-move tactics (half wins, half blocks) and ``proven`` proven positions."""
+    tactics = generate_tactics(game, count, seed)
+    return tactics + (proven_positions(game, proven, seed, min_plies) if proven else [])
 
 
 def score_tactics(

@@ -4,7 +4,8 @@ plays a right move, with 95% intervals.
 The positions are generated from the rules with ``--seed`` (never used in training): one-move
 tactics (a win in one; the only move that does not lose at once) and proven positions (late-game
 positions classic MCTS with proven values solved move by move, where some move throws the
-game-theoretic value away). Players as in ``ponder match``.
+game-theoretic value away and that are no one-move tactic: rarer, and slower to find, about one
+per 64 random Connect Four games at 24 plies). Players as in ``ponder match``.
 """
 
 from __future__ import annotations
@@ -17,9 +18,10 @@ from ponder.commands import Command
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("player", nargs="+", metavar="PLAYER", help="random, mcts:N, RUN[@N]")
     parser.add_argument("--game", help="the game (default: the checkpoint's own)")
-    parser.add_argument("--positions", type=int, default=200, help="per set (default 200)")
+    parser.add_argument("--positions", type=int, default=200, help="one-move tactics (200)")
+    parser.add_argument("--proven", type=int, default=50, help="proven positions (default 50)")
     parser.add_argument("--sims", type=int, default=200, help="net simulations (default 200)")
-    parser.add_argument("--min-plies", type=int, default=16, help="of proven positions (16)")
+    parser.add_argument("--min-plies", type=int, default=24, help="of proven positions (24)")
     parser.add_argument("--seed", type=int, default=1, help="of the positions (default 1)")
     parser.add_argument("--json", help="append one JSON line per player and kind to this file")
     parser.add_argument(
@@ -37,12 +39,12 @@ def run(args: argparse.Namespace) -> int:
     from ponder.commands._bots import game_of_players, make_player
     from tradeoff.tactics import score_tactics, tactic_set
 
-    if args.positions < 2:
-        raise UserError("--positions must be at least 2 (half wins, half blocks)")
+    if args.positions < 2 or args.proven < 0:
+        raise UserError("--positions must be at least 2 (half wins, half blocks), --proven >= 0")
     game = game_of_players(args.game, args.player)
     players = [make_player(game, spec, args.sims, args.search) for spec in args.player]
     start = time.perf_counter()
-    tactics = tactic_set(game, args.positions, args.seed, args.min_plies)
+    tactics = tactic_set(game, args.positions, args.proven, args.seed, args.min_plies)
     print(
         f"{len(tactics)} positions of {game.display_name} (seed {args.seed}) in "
         f"{time.perf_counter() - start:.0f} s",
