@@ -15,10 +15,9 @@ $P match $R@200,puct.solve=false mcts:1000,uct.solve=false --games 400 --opening
 $P match $R@200 mcts:1000,uct.solve=false --games 400 --openings 2 --batch 50 --record $out/match_open2_vs_plain_mcts.jsonl > $out/match_open2_vs_plain_mcts.txt 2>&1
 $P match $R@200,puct.c_init=2.5 mcts:1000 --games 400 --openings 2 --batch 50 --record $out/match_open2_cinit25.jsonl > $out/match_open2_cinit25.txt 2>&1
 $P match $R@200 $R@200,puct.solve=false --games 200 --openings 2 --batch 50 --record $out/match_solve_vs_nosolve.jsonl > $out/match_solve_vs_nosolve.txt 2>&1
-$P tactics $R@16 $R@32 $R@64 $R@200 $R@800 mcts:200 mcts:800 --positions 200 --json $out/tactics.jsonl > $out/tactics.txt 2>&1
-$P tactics $R@16 $R@200 $R@800 mcts:200 mcts:800 --positions 200 --search puct.solve=false uct.solve=false --json $out/tactics_nosolve.jsonl > $out/tactics_nosolve.txt 2>&1
-$P curve $R --output $out/strength.png > $out/curve.txt 2>&1
 $P match $R@200 mcts:1000,uct.solve=false --games 400 --openings 0 --batch 50 --record $out/match_open0_vs_plain_mcts.jsonl > $out/match_open0_vs_plain_mcts.txt 2>&1
 $P match $R@200 mcts:1000,uct.root_lookahead=0,uct.node_lookahead=0 --games 400 --openings 2 --batch 50 --record $out/match_open2_vs_openspiel_solver.jsonl > $out/match_open2_vs_openspiel_solver.txt 2>&1
 $P match $R@200 mcts:1000,uct.root_lookahead=0,uct.node_lookahead=0 --games 400 --openings 0 --batch 50 --record $out/match_open0_vs_openspiel_solver.jsonl > $out/match_open0_vs_openspiel_solver.txt 2>&1
 $P elo $out/*.jsonl --anchor mcts:1000=0 > $out/elo.txt 2>&1
+$P tactics $R@16 $R@32 $R@64 $R@200 $R@800 $R@16,puct.solve=false $R@200,puct.solve=false $R@800,puct.solve=false mcts:200 mcts:800 mcts:200,uct.solve=false mcts:800,uct.solve=false --positions 200 --proven 20 --json $out/tactics.jsonl > $out/tactics.txt 2>&1
+$P curve $R --output $out/strength.png > $out/curve.txt 2>&1
