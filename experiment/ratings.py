@@ -217,6 +217,11 @@ def _newton(members: np.ndarray, anchor: int, pairs: np.ndarray, points: np.ndar
     return theta
 
 
+def default_anchor(results: Results) -> str:
+    """``random`` when it played, else the first player named."""
+    return "random" if "random" in results.players else results.players[0]
+
+
 def rate(
     results: Results,
     anchor: str | None = None,
@@ -234,8 +239,7 @@ def rate(
     if len(parts) > 1:
         shown = "; ".join(", ".join(part) for part in parts)
         raise UserError(f"the players fall into {len(parts)} groups that never met: {shown}")
-    if anchor is None:
-        anchor = "random" if "random" in results.players else results.players[0]
+    anchor = default_anchor(results) if anchor is None else anchor
     if anchor not in results.players:
         raise UserError(f"the anchor {anchor!r} played no game; players: {list(results.players)}")
     anchor_index = results.players.index(anchor)

@@ -51,14 +51,14 @@ def run(args: argparse.Namespace) -> int:
     import json
 
     from experiment import UserError
-    from experiment.ratings import rate, read_results
+    from experiment.ratings import default_anchor, rate, read_results
 
     if args.bootstrap < 0:
         raise UserError(f"--bootstrap must be >= 0, got {args.bootstrap}")
     anchor, anchor_elo = _anchor(args.anchor)
     results = read_results(args.files)
     ratings = rate(results, anchor, anchor_elo, bootstrap=args.bootstrap, seed=args.seed)
-    anchor = anchor or ("random" if "random" in results.players else results.players[0])
+    anchor = anchor or default_anchor(results)
     if args.json:  # standard JSON: an unbounded rating is the string "inf" / "-inf", nan null
         rows = [
             {key: _json_number(value) for key, value in dataclasses.asdict(r).items()}
