@@ -40,6 +40,16 @@ class SearchConfig:
     def with_simulations(self, simulations: int) -> SearchConfig:
         return dataclasses.replace(self, simulations=simulations)
 
+    def without_exploration(self) -> SearchConfig:
+        """The same search tuned for strength: no root noise, no temperature moves, no Gumbel
+        draw (KataGo's fast searches under playout cap randomisation)."""
+        return dataclasses.replace(
+            self,
+            uct=dataclasses.replace(self.uct, temperature_moves=0),
+            puct=dataclasses.replace(self.puct, dirichlet_fraction=0.0, temperature_moves=0),
+            gumbel=dataclasses.replace(self.gumbel, gumbel_scale=0.0),
+        )
+
 
 def build_search(expander: Expander, config: SearchConfig) -> Search:
     """The search ``config`` describes over ``expander``'s domain."""

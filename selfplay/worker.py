@@ -97,7 +97,10 @@ class SelfPlayWorker:
         self.evaluator = _CountingEvaluator(evaluator)
         expander = GameExpander(game, evaluator=self.evaluator)
         self.full = build_search(expander, search)
-        self.fast = build_search(expander, search.with_simulations(selfplay.fast_simulations))
+        # Fast searches play for strength (KataGo, Wu 2019): their moves are not recorded as
+        # policy targets, so they need no exploration.
+        fast = search.without_exploration().with_simulations(selfplay.fast_simulations)
+        self.fast = build_search(expander, fast)
         self.rng = np.random.default_rng([seed, worker_id])
         self.games = [self._new_game() for _ in range(selfplay.games_per_worker)]
         self.stats = WorkerStats()

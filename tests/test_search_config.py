@@ -49,3 +49,15 @@ def test_every_bot_is_built_from_the_config_section():
     direct = build_search(GameExpander(game, "rollout"), bot.config).run(state[None], [7])
     np.testing.assert_array_equal(bot.choose(state[None], np.array([7])), direct.chosen)
     assert game.action_to_text(int(direct.chosen[0])) == "3"  # the win in one
+
+
+def test_a_search_without_exploration_keeps_everything_else():
+    search = SearchConfig(
+        rule="puct", simulations=16, puct=Puct(c_init=2.0, dirichlet_fraction=0.25),
+        gumbel=Gumbel(max_considered=4),
+    )  # fmt: skip
+    plain = search.without_exploration()
+    assert plain.puct == Puct(c_init=2.0, dirichlet_fraction=0.0, temperature_moves=0)
+    assert plain.gumbel == Gumbel(max_considered=4, gumbel_scale=0.0)
+    assert plain.uct == Uct(temperature_moves=0)
+    assert (plain.rule, plain.simulations) == ("puct", 16)
