@@ -136,6 +136,19 @@ class ConfigPrinted(Exception):
     """``--print-config`` printed the resolved config; the command line exits with status 0."""
 
 
+def add_player_arguments(parser: argparse.ArgumentParser, count: int | str) -> None:
+    """The arguments of commands that pit players against each other or against positions
+    (``match``, ``tactics``): ``count`` player specs (an argparse ``nargs``), the game, the nets'
+    default budget and ``--search`` changes of every player's rule constants."""
+    parser.add_argument("player", nargs=count, metavar="PLAYER", help="random, mcts:N, RUN[@N]")
+    parser.add_argument("--game", help="the game (default: the checkpoint's own)")
+    parser.add_argument("--sims", type=int, default=200, help="net simulations (default 200)")
+    parser.add_argument(
+        "--search", nargs="*", default=[], metavar="KEY=VALUE",
+        help="the rules' constants of every player, e.g. puct.c_init=2.5 uct.solve=false",
+    )  # fmt: skip
+
+
 def add_config_arguments(
     parser: argparse.ArgumentParser, *, example: str, config_file: bool = True
 ) -> None:

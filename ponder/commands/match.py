@@ -12,22 +12,16 @@ from __future__ import annotations
 
 import argparse
 
-from ponder.commands import Command
+from ponder.commands import Command, add_player_arguments
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("player", nargs=2, metavar="PLAYER", help="random, mcts:N, RUN[@N]")
-    parser.add_argument("--game", help="the game (default: the checkpoint's own)")
+    add_player_arguments(parser, 2)
     parser.add_argument("--games", type=int, default=100, help="games in all (default 100)")
-    parser.add_argument("--sims", type=int, default=200, help="net simulations (default 200)")
     parser.add_argument("--openings", type=int, default=2, help="random opening moves (2)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--batch", type=int, default=20, help="games played in lockstep")
     parser.add_argument("--record", help="append every game to this JSON-lines file")
-    parser.add_argument(
-        "--search", nargs="*", default=[], metavar="KEY=VALUE",
-        help="the rules' constants of both players, e.g. puct.c_init=2.5 uct.solve=false",
-    )  # fmt: skip
 
 
 def run(args: argparse.Namespace) -> int:

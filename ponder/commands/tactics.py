@@ -12,22 +12,16 @@ from __future__ import annotations
 
 import argparse
 
-from ponder.commands import Command
+from ponder.commands import Command, add_player_arguments
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("player", nargs="+", metavar="PLAYER", help="random, mcts:N, RUN[@N]")
-    parser.add_argument("--game", help="the game (default: the checkpoint's own)")
+    add_player_arguments(parser, "+")
     parser.add_argument("--positions", type=int, default=200, help="one-move tactics (200)")
     parser.add_argument("--proven", type=int, default=50, help="proven positions (default 50)")
-    parser.add_argument("--sims", type=int, default=200, help="net simulations (default 200)")
     parser.add_argument("--min-plies", type=int, default=24, help="of proven positions (24)")
     parser.add_argument("--seed", type=int, default=1, help="of the positions (default 1)")
     parser.add_argument("--json", help="append one JSON line per player and kind to this file")
-    parser.add_argument(
-        "--search", nargs="*", default=[], metavar="KEY=VALUE",
-        help="the rules' constants of every player, e.g. puct.solve=false uct.solve=false",
-    )  # fmt: skip
 
 
 def run(args: argparse.Namespace) -> int:
