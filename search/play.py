@@ -73,9 +73,9 @@ class SearchBot:
 def mcts_bot(game: Game, num_simulations: int, uct: Uct | None = None) -> SearchBot:
     """Classic MCTS: UCT (c = 2) and one random rollout per leaf, like OpenSpiel's MCTSBot, with
     proven values on as its ``solve=True`` default (and, unless ``uct`` turns it off, the rules'
-    lookahead, which that bot does not have)."""
+    lookahead, which that bot does not have). Named by its spec, ``mcts:N``."""
     config = SearchConfig(rule="uct", simulations=num_simulations, uct=uct or Uct())
-    return SearchBot(GameExpander(game, "rollout"), config, name=f"mcts{num_simulations}")
+    return SearchBot(GameExpander(game, "rollout"), config, name=f"mcts:{num_simulations}")
 
 
 @dataclass(frozen=True)

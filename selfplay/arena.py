@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from experiment.checkpoint import checkpoint_stem
 from experiment.ratings import fit_elo, results_from_games
 from games.base import Game
 from search.config import SearchConfig
@@ -47,6 +48,15 @@ def net_bot(
     return SearchBot(GameExpander(game, evaluator=evaluator), config, name=name)
 
 
+ROUNDS_FILE = "rounds.jsonl"  # in the arena folder: one line per round, read by ponder curve
+
+
+def snapshot_name(step: int, simulations: int) -> str:
+    """The arena's name of the net of learner ``step``: its checkpoint's file name and budget,
+    ``step_000200@50``, the agent spec relative to the run's checkpoints folder."""
+    return f"{checkpoint_stem('.', step).name}@{simulations}"
+
+
 @dataclass
 class Arena:
     """Plays rounds and keeps every match record of the run."""
@@ -69,7 +79,7 @@ class Arena:
     def round(self, step: int, weights: dict, seed: int) -> dict[str, float]:
         """Play the net at ``step`` against every opponent; return TensorBoard scalars
         (``arena/winrate_vs_<opponent>``, ``arena/elo``)."""
-        name = f"net_step{step}"
+        name = snapshot_name(step, self.config.simulations)
         current = net_bot(self.game, self.make_evaluator(weights), self.config.simulations, name)
         opponents: list = [mcts_bot(self.game, n) for n in self.config.mcts_simulations]
         if self.config.random_opponent:
@@ -89,7 +99,8 @@ class Arena:
             )  # fmt: skip
             self._keep(records)
             wins, draws, losses = score_of(records, name)
-            label = "previous" if opponent.name.startswith("net_step") else opponent.name
+            label = "previous" if opponent.name.startswith("step_") else opponent.name
+            label = label.replace(":", "")  # TensorBoard tags: arena/winrate_vs_mcts200
             scalars[f"arena/winrate_vs_{label}"] = (wins + 0.5 * draws) / len(records)
         if self.config.previous_snapshots > 0:
             self.snapshots.append((name, weights))
@@ -97,7 +108,7 @@ class Arena:
         # The first classic-MCTS reference is the anchor (0): the net both wins and loses
         # against it, so the fit bounds its rating; it beats random every time, which would
         # not (experiment.ratings: no prior game sets a distance). Written when bounded.
-        references = [f"mcts{n}" for n in self.config.mcts_simulations]
+        references = [f"mcts:{n}" for n in self.config.mcts_simulations]
         anchor = references[0] if references else opponents[0].name
         results = results_from_games(
             (record.players[0], record.players[1], (record.returns[0] + 1) / 2)

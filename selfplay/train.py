@@ -12,6 +12,7 @@ the run's ``seed`` by :func:`experiment.seeds.stream_seed`.
 from __future__ import annotations
 
 import dataclasses
+import json
 import logging
 import math
 import signal
@@ -47,6 +48,7 @@ from selfplay.actors import (
     WorkerProcess,
     rss_gb,
 )
+from selfplay.arena import ROUNDS_FILE
 from selfplay.config import BudgetConfig, TrainConfig
 
 log = logging.getLogger("ponder.train")
@@ -212,6 +214,7 @@ class _Trainer:
         self.session_step, self.session_games = progress.step, progress.games  # for the ETA
         self.last_checkpoint_step, self.last_checkpoint_kept = progress.step, False
         self.last_arena_step = progress.step if resume else -1
+        self.arena_started: dict[str, float] = {}  # where the run stood when the round began
 
     # ----------------------------------------------------------------------------------------
 
@@ -271,11 +274,7 @@ class _Trainer:
                                 self.server.load_weights.remote(weights_ref)
                             self._maybe_checkpoint()
                             if arena_ref is None and self._arena_due():
-                                self.last_arena_step = self.progress.step
-                                step = self.progress.step
-                                arena_ref = self.arena.round.remote(
-                                    step, weights_ref, stream_seed(self.config.seed, "arena", step)
-                                )
+                                arena_ref = self._start_arena(weights_ref)
                     elif ref is arena_ref:
                         arena_ref = None
                         self._log_arena(ray.get(ref))
@@ -302,6 +301,10 @@ class _Trainer:
             self._count_training(ray.get(train_ref), window)
         if arena_ref is not None and not interrupted:
             self._log_arena(ray.get(arena_ref))
+        final_unscored = self.arena is not None and self.last_arena_step != self.progress.step
+        if final_unscored and not interrupted:
+            # The final net is scored too: a run's last point is the net it hands over.
+            self._log_arena(ray.get(self._start_arena(self.learner.get_weights.remote())))
         self._log(window)
         self.save_checkpoint()
 
@@ -383,8 +386,25 @@ class _Trainer:
         log.info("checkpoint %s", path)
         return path
 
+    def _start_arena(self, weights_ref: Any) -> Any:
+        """Send the net of the current step to the arena; remember where the run stood, so that
+        its round is logged against exact seconds, games and train FLOPs of that net."""
+        progress = self.progress
+        self.last_arena_step = step = progress.step
+        self.arena_started = {
+            "step": step, "seconds": self.elapsed(), "selfplay_games": progress.games,
+            "train_flops": progress.ledger().train_flops,
+            "games_per_opponent": self.config.arena.games,
+        }  # fmt: skip
+        seed = stream_seed(self.config.seed, "arena", step)
+        return self.arena.round.remote(step, weights_ref, seed)
+
     def _log_arena(self, result: ArenaReport) -> None:
+        """TensorBoard scalars, one log line, and a line of ``arena/rounds.jsonl``: the round's
+        scores with the run's exact state when its net was taken (read by ``ponder curve``)."""
         step, scalars = result.step, result.scalars
+        with open(self.run.arena / ROUNDS_FILE, "a", encoding="utf-8") as rounds:
+            rounds.write(json.dumps({**self.arena_started, "scalars": dict(scalars)}) + "\n")
         self.progress.arena = {k: v for k, v in scalars.items() if k.startswith("arena/")}
         self.writer.scalars(scalars, step)
         shown = ", ".join(

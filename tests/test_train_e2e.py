@@ -144,10 +144,29 @@ def test_match_reports_score_interval_and_records(trained_run, tmp_path, capsys)
     assert "write mcts:N" in capsys.readouterr().err
 
 
-def test_strength_curve_is_plotted(trained_run, tmp_path):
+def test_arena_names_players_by_spec_and_scores_the_final_net(trained_run):
+    from tradeoff.curves import read_rounds, snapshot_elos
+
+    final = read_info(trained_run).step
+    rounds = read_rounds(trained_run)
+    assert rounds[-1].step == final  # the net training hands over is scored
+    assert [r.selfplay_games for r in rounds] == sorted(r.selfplay_games for r in rounds)
+    assert all(r.games_per_opponent and {"random", "mcts50"} <= set(r.scores) for r in rounds)
+    records = [json.loads(line) for line in (trained_run / "arena" / "matches.jsonl").open()]
+    names = {record["a"] for record in records} | {record["b"] for record in records}
+    assert {"random", "mcts:50", f"step_{final:06d}@8"} <= names, names
+    elos = snapshot_elos(trained_run, "mcts:50", bootstrap=20)
+    assert set(elos) == {r.step for r in rounds}
+
+
+def test_strength_curves_are_plotted_and_overlaid(trained_run, tmp_path):
     output = tmp_path / "strength.png"
     assert main(["curve", str(trained_run), "--output", str(output)]) == 0
     assert output.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and output.stat().st_size > 20_000
+    both = tmp_path / "both.png"
+    assert main(["curve", str(trained_run), str(trained_run), "--output", str(both)]) == 0
+    assert both.stat().st_size > 20_000
+    assert main(["curve", str(trained_run), str(trained_run)]) == 2  # where to: --output
 
 
 def test_resume_continues_steps_optimizer_and_replay(trained_run, tmp_path):
