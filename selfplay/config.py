@@ -33,6 +33,9 @@ class RayConfig:
     learner_gpus: float | None = None
     server_gpus: float | None = None
     ship_code: bool = True  # with an address: send ponder's packages in the runtime env
+    # How often Ray restarts a self-play worker or the arena whose process died; the run goes
+    # on meanwhile. (The learner and the replay hold state no restart brings back.)
+    actor_restarts: int = 5
 
 
 @dataclass(frozen=True)
