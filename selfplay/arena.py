@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from experiment.checkpoint import checkpoint_stem
+from experiment.config import NonNegativeInt, PositiveInt
 from experiment.ratings import fit_elo, results_from_games
 from games.base import Game
 from search.config import SearchConfig
@@ -26,13 +27,15 @@ from search.play import MatchRecord, RandomBot, SearchBot, mcts_bot, play_games,
 class ArenaConfig:
     """Who the current net meets, how often and at what budget."""
 
-    every_steps: int = 200  # learner steps between arena rounds; 0 turns the arena off
-    games: int = 20  # per pairing, half with each colour
-    simulations: int = 50  # the net's PUCT simulations per move
-    mcts_simulations: tuple[int, ...] = (200,)  # classic MCTS reference bots (rollouts per move)
+    every_steps: NonNegativeInt = 200  # learner steps between arena rounds; 0 turns the arena off
+    games: PositiveInt = 20  # per pairing, half with each colour
+    simulations: PositiveInt = 50  # the net's PUCT simulations per move
+    mcts_simulations: tuple[PositiveInt, ...] = (
+        200,
+    )  # classic MCTS reference bots (rollouts per move)
     random_opponent: bool = True
-    previous_snapshots: int = 1  # how many earlier arena snapshots to play
-    opening_moves: int = 2
+    previous_snapshots: NonNegativeInt = 1  # how many earlier arena snapshots to play
+    opening_moves: NonNegativeInt = 2
 
 
 def net_bot(
