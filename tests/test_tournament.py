@@ -188,3 +188,16 @@ def test_arena_prints_the_table_and_the_record(tmp_path, capsys):
     assert "mcts:8" in out and "random" in out and str(tmp_path / "record.jsonl") in out
     assert "anchor: random = 0 Elo; 4 games in" in out
     assert len(lines_of(tmp_path / "record.jsonl")) == 4
+
+
+def test_match_records_the_same_lines_as_the_arena(tmp_path, capsys):
+    record = tmp_path / "match.jsonl"
+    arguments = ["random", "mcts:2", "--game", "tic_tac_toe", "--games", "2", "--seed", "3"]
+    assert main(["match", *arguments, "--record", str(record)]) == 0
+    lines = [json.loads(line) for line in lines_of(record)]
+    assert [(line["seed"], line["game"]) for line in lines] == [(3, 0), (3, 1)]
+    for line in lines:
+        mcts_side = "ab"[[line["a"], line["b"]].index("mcts:2")]
+        assert line["test_flops"] == {"a": 0, "b": 0}
+        compute = line["test_compute"][mcts_side]
+        assert compute["simulations"] == 2 * compute["moves"] > 0
