@@ -44,11 +44,14 @@ def net_bot(
     simulations: int,
     name: str,
     search: SearchConfig | None = None,
+    flops_per_evaluation: int = 0,
 ) -> SearchBot:
     """The net behind PUCT without root noise: what 'strength at a fixed budget' means here.
-    ``search`` changes the rule or its constants (its budget is ``simulations``)."""
+    ``search`` changes the rule or its constants (its budget is ``simulations``);
+    ``flops_per_evaluation`` (the net's forward FLOPs per position) prices its test compute."""
     config = (search or SearchConfig(rule="puct")).with_simulations(simulations)
-    return SearchBot(GameExpander(game, evaluator=evaluator), config, name=name)
+    expander = GameExpander(game, evaluator=evaluator)
+    return SearchBot(expander, config, name=name, flops_per_evaluation=flops_per_evaluation)
 
 
 ROUNDS_FILE = "rounds.jsonl"  # in the arena folder: one line per round, read by ponder curve
