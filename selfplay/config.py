@@ -80,12 +80,3 @@ class TrainConfig:
     # compute study reads them.
     checkpoint_keep_last: NonNegativeInt = 0
     log_every_seconds: PositiveFloat = 10.0
-
-    def __post_init__(self) -> None:
-        if self.seed < 0:
-            raise ValueError(f"seed must be a non-negative integer, got {self.seed}")
-        if self.checkpoint_keep_last < 0:
-            raise ValueError(
-                f"checkpoint_keep_last must be >= 0 (0 keeps every checkpoint), "
-                f"got {self.checkpoint_keep_last}"
-            )
