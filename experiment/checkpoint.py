@@ -209,7 +209,9 @@ def load_checkpoint(
     try:
         model_state = safetensors.torch.load_file(str(model_path), device=str(map_location))
     except Exception as error:  # safetensors raises its own error types for malformed files
-        raise CheckpointError(f"cannot read model weights '{model_path}': {error}") from None
+        raise CheckpointError(
+            f"cannot read model weights '{model_path}': {_first_line(error)}"
+        ) from None
     optimizer_state = None
     if load_optimizer and "optimizer" in files:
         optimizer_path = _checked(stem.parent, files["optimizer"])
@@ -219,8 +221,9 @@ def load_checkpoint(
             # sync per parameter and step)
             optimizer_state = torch.load(optimizer_path, map_location="cpu", weights_only=True)
         except Exception as error:  # zip, unpickling and weights_only errors alike
-            raise CheckpointError(
-                f"cannot read optimizer state '{optimizer_path}': {error}"
+            raise CheckpointError(  # torch's message spans lines: its first says what failed
+                f"cannot read optimizer state '{optimizer_path}' (it is not plain tensor data "
+                f"loadable with weights_only=True): {_first_line(error)}"
             ) from None
     return Checkpoint(stem, CheckpointInfo.from_dict(record), model_state, optimizer_state)
 
@@ -265,7 +268,12 @@ def _read_record(stem: Path) -> dict[str, Any]:
 
 def _checked(directory: Path, description: Mapping[str, Any]) -> Path:
     """The file a record describes, after checking it exists with the recorded size and hash."""
-    path = directory / description["name"]
+    if not isinstance(description, Mapping) or not {"name", "bytes", "sha256"} <= set(description):
+        raise CheckpointError(
+            f"a checkpoint record in '{directory}' describes a file without its name, bytes "
+            f"and sha256: {description!r}; the record is corrupt"
+        )
+    path = directory / str(description["name"])
     if not path.is_file():
         raise CheckpointError(f"checkpoint file '{path}' is missing")
     size = path.stat().st_size
@@ -280,6 +288,11 @@ def _checked(directory: Path, description: Mapping[str, Any]) -> Path:
             f"checkpoint file '{path}' is corrupt: its SHA-256 differs from the recorded one"
         )
     return path
+
+
+def _first_line(error: BaseException) -> str:
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    return lines[0] if lines else type(error).__name__
 
 
 def _describe(path: Path) -> dict[str, Any]:

@@ -677,6 +677,40 @@ def start_run(
     )
 
 
+def check_resumable(config: TrainConfig, run: RunDirectory) -> None:
+    """Everything a resume needs, checked before any process starts or anything is written
+    (raises ``UserError`` naming the problem): writable folders, and a latest checkpoint whose
+    files match their record, whose weights fit the run's network and that holds the optimizer
+    state, and a readable newest replay shard."""
+    import os
+
+    from experiment import UserError
+    from experiment.checkpoint import CheckpointError, load_checkpoint
+    from selfplay.network import build_network
+    from selfplay.replay import list_shards, read_shard
+
+    for folder in (run.path, run.checkpoints, run.replay, run.arena, run.tensorboard):
+        if Path(folder).exists() and not os.access(folder, os.W_OK | os.X_OK):
+            raise UserError(f"cannot write to '{folder}': the run's folders must be writable")
+    if list_checkpoints(run.checkpoints):
+        checkpoint = load_checkpoint(run.path)
+        if checkpoint.optimizer_state is None:
+            raise CheckpointError(f"checkpoint '{checkpoint.path}' holds no optimizer state")
+        game = config.game.make()
+        network = build_network(config.network, game.observation_shape, game.num_actions)
+        try:
+            network.load_state_dict(checkpoint.model_state)
+        except (RuntimeError, KeyError) as error:
+            first = str(error).strip().splitlines()
+            raise CheckpointError(
+                f"the weights of checkpoint '{checkpoint.path}' do not fit the run's network "
+                f"({config.network}): {first[1].strip() if len(first) > 1 else first[0]}"
+            ) from None
+    shards = list_shards(run.replay)
+    if shards:
+        read_shard(shards[-1])
+
+
 def resume_config(run: RunDirectory, overrides: Sequence[str] = ()) -> TrainConfig:
     config = run.load_config(TrainConfig, overrides)
     return dataclasses.replace(config, runs_root=str(run.path.parent), name=run.name)

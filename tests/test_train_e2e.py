@@ -300,3 +300,56 @@ def test_expander_batch_equals_per_leaf_evaluation():
     # After "444444" and a disc in column 1, column 4 holds six discs: it is full.
     assert batched.valid[2, 3] == False and batched.priors[2, 3] == 0.0  # noqa: E712
     np.testing.assert_allclose(batched.priors.sum(axis=1), 1.0, atol=1e-5)
+
+
+def _broken_copy(trained_run: Path, tmp_path: Path, name: str) -> tuple[Path, Path]:
+    run = tmp_path / name
+    shutil.copytree(trained_run, run, ignore=shutil.ignore_patterns("tensorboard"))
+    return run, latest_checkpoint(run)
+
+
+def _truncate(run: Path, stem: Path) -> None:
+    model = stem.with_name(stem.name + ".safetensors")
+    model.write_bytes(model.read_bytes()[:100])
+
+
+def _pickle_optimizer(run: Path, stem: Path) -> None:
+    import hashlib
+    import pickle
+
+    optimizer = stem.with_name(stem.name + ".optimizer.pt")
+    optimizer.write_bytes(pickle.dumps({"state": print}))  # a pickle payload, not tensors
+    record_path = stem.with_name(stem.name + ".json")
+    record = json.loads(record_path.read_text())
+    data = optimizer.read_bytes()
+    record["files"]["optimizer"].update(bytes=len(data), sha256=hashlib.sha256(data).hexdigest())
+    record_path.write_text(json.dumps(record))
+
+
+def _drop_a_field(run: Path, stem: Path) -> None:
+    record_path = stem.with_name(stem.name + ".json")
+    record = json.loads(record_path.read_text())
+    del record["files"]["model"]["bytes"]
+    record_path.write_text(json.dumps(record))
+
+
+@pytest.mark.parametrize(
+    ("damage", "overrides", "message"),
+    [
+        (_truncate, [], "is truncated"),
+        (_pickle_optimizer, [], "cannot read optimizer state"),
+        (_drop_a_field, [], "describes a file without its name, bytes and sha256"),
+        (None, ["network.channels=64"], "do not fit the run's network"),
+    ],
+)
+def test_a_broken_resume_fails_in_one_line_before_anything_starts(
+    trained_run, tmp_path, capsys, damage, overrides, message
+):
+    run, stem = _broken_copy(trained_run, tmp_path, "broken")
+    if damage is not None:
+        damage(run, stem)
+    meta = (run / "meta.json").read_text()
+    assert main(["resume", str(run), "budget.learner_steps=1000", *overrides]) == 2
+    error = capsys.readouterr().err.strip()
+    assert message in error and len(error.splitlines()) == 1, error
+    assert (run / "meta.json").read_text() == meta  # the failed resume is not recorded

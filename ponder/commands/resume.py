@@ -21,12 +21,13 @@ def run(args: argparse.Namespace) -> int:
     import sys
 
     from experiment.run import RunDirectory
-    from selfplay.train import exit_status, resume_config, train
+    from selfplay.train import check_resumable, exit_status, resume_config, train
 
     run_directory = RunDirectory.open(args.run)
     overrides = [*args.overrides, *([f"ray.address={args.address}"] if args.address else [])]
     config = resume_config(run_directory, overrides)
     print_config_if_asked(config, args)
+    check_resumable(config, run_directory)  # before Ray starts and before meta.json is touched
     run_directory.record_resume(sys.argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     progress = train(config, run_directory, resume=True)
