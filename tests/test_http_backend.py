@@ -159,6 +159,44 @@ def test_a_server_that_never_answers_times_out():
         assert time.perf_counter() - start < 3
 
 
+def test_a_server_that_drips_bytes_is_cut_off_at_the_deadline_with_a_warning_per_retry(capsys):
+    import threading
+
+    with socket.socket() as dripping:
+        dripping.bind(("127.0.0.1", 0))
+        dripping.listen(8)
+
+        def serve() -> None:  # headers at once, then one byte of body every 0.05 s
+            while True:
+                try:
+                    connection, _ = dripping.accept()
+                except OSError:
+                    return
+                with connection:
+                    connection.recv(65536)
+                    connection.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n")
+                    try:
+                        for _ in range(10_000):
+                            connection.sendall(b" ")
+                            time.sleep(0.05)
+                    except OSError:
+                        pass
+
+        threading.Thread(target=serve, daemon=True).start()
+        port = dripping.getsockname()[1]
+        policy = load_policy(f"http://127.0.0.1:{port}/v1?model=m&params=10&timeout=0.5&retries=1")
+        start = time.perf_counter()
+        with pytest.raises(ServerUnreachableError, match=r"timed out after 0.5 s \(2 attempts"):
+            policy.sample_steps(["Q: 1\n"], 1, 4, 0.0)
+        assert time.perf_counter() - start < 2.5  # 2 x 0.5 s and a backoff, not for ever
+    warnings = capsys.readouterr().err.strip().splitlines()
+    assert (
+        len(warnings) == 1
+        and warnings[0].startswith("warning: POST ")
+        and "retry 1 of 1" in warnings[0]
+    )
+
+
 @pytest.mark.parametrize(
     ("body", "param"),
     [

@@ -7,8 +7,9 @@ Specs:
   download; needs the ``[hf]`` extra);
 - ``http://HOST:PORT/v1`` or ``https://...``: an OpenAI-compatible server's ``/v1/completions``
   (vLLM, llama.cpp server, ``ponder serve-lm``). Query parameters: ``model=NAME`` (default: the
-  one model the server lists) and ``params=N`` (the model's parameter count, for the FLOPs ledger,
-  needed when the server does not report it), e.g.
+  one model the server lists), ``params=N`` (the model's parameter count, for the FLOPs ledger,
+  needed when the server does not report it), ``timeout=SECONDS`` (each request's whole time,
+  default 60) and ``retries=N`` (default 3), e.g.
   ``http://127.0.0.1:8000/v1?model=Qwen/Qwen2.5-0.5B&params=4.9e8``;
 - a bare directory: ``tiny:`` when its ``config.json`` says ``ponder.tiny_gpt``, else ``hf:``.
 
@@ -117,10 +118,21 @@ def _load_http(
     if not parts.hostname:
         raise PolicyLoadError(f"policy spec {spec!r}: no host; e.g. http://127.0.0.1:8000/v1")
     options = parse_qs(parts.query, keep_blank_values=True)
-    unknown = sorted(set(options) - {"model", "params"})
+    unknown = sorted(set(options) - {"model", "params", "timeout", "retries"})
     if unknown:
         raise PolicyLoadError(
-            f"policy spec {spec!r}: unknown option(s) {unknown}; known: model=NAME, params=N"
+            f"policy spec {spec!r}: unknown option(s) {unknown}; known: model=NAME, params=N, "
+            "timeout=SECONDS (per request, in all), retries=N"
+        )
+    try:
+        timeout_s = float(options.get("timeout", [timeout_s])[-1])
+        max_retries = int(options.get("retries", [max_retries])[-1])
+    except ValueError:
+        timeout_s = max_retries = -1
+    if timeout_s <= 0 or max_retries < 0:
+        raise PolicyLoadError(
+            f"policy spec {spec!r}: timeout must be a positive number of seconds and retries a "
+            "whole number >= 0, e.g. ?timeout=30&retries=2"
         )
     model = options.get("model", [None])[-1] or None
     num_parameters = None

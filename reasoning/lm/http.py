@@ -17,15 +17,18 @@ Mapping a choice back to a :class:`StepSample`:
   tokens on vLLM and ``ponder serve-lm``. They are the model's temperature-1 log-probs there
   (vLLM's default ``raw_logprobs``); some servers report them at the sampling temperature.
 
-Requests time out after ``timeout_s``; a refused or dropped connection, a timeout, HTTP 429 or 5xx
-is retried ``max_retries`` times with exponential backoff, then :class:`ServerUnreachableError`
-names the URL and the cause. Other HTTP errors (a 400 naming a field) are raised at once.
+A request gets ``timeout_s`` in all, from connecting to the answer's last byte (a server that
+drips bytes cannot hold it longer); a refused or dropped connection, a timeout, HTTP 429 or 5xx
+is retried ``max_retries`` times with exponential backoff, each retry announced by a warning line
+on stderr, then :class:`ServerUnreachableError` names the URL and the cause. Other HTTP errors
+(a 400 naming a field) are raised at once.
 """
 
 from __future__ import annotations
 
 import json
 import socket
+import sys
 import time
 import urllib.error
 import urllib.request
@@ -241,10 +244,14 @@ class OpenAICompletionsPolicy:
         for attempt in range(self.max_retries + 1):
             if attempt:
                 time.sleep(self.backoff_s * 2 ** (attempt - 1))
+            if attempt:
+                print(
+                    f"warning: {method} {url}: {cause}; retry {attempt} of {self.max_retries}",
+                    file=sys.stderr, flush=True,
+                )  # fmt: skip
             request = urllib.request.Request(url, data=data, headers=headers, method=method)
             try:
-                with urllib.request.urlopen(request, timeout=self.timeout_s) as answer:
-                    payload = answer.read()
+                payload = self._read_within_deadline(request)
             except urllib.error.HTTPError as error:
                 message = _error_message(error)
                 if error.code not in RETRY_STATUSES:
@@ -265,6 +272,25 @@ class OpenAICompletionsPolicy:
             f"cannot reach the completion server at {url}: {cause} "
             f"({self.max_retries + 1} attempts, timeout {self.timeout_s:g} s each); is it running?"
         )
+
+    def _read_within_deadline(self, request: urllib.request.Request) -> bytes:
+        """The whole answer within ``timeout_s`` from the start: the socket timeout alone bounds
+        each read, so a server dripping a byte a second would hold a request for ever."""
+        deadline = time.monotonic() + self.timeout_s
+        with urllib.request.urlopen(request, timeout=self.timeout_s) as answer:
+            chunks: list[bytes] = []
+            while True:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise TimeoutError(f"no complete answer within {self.timeout_s:g} s")
+                # each read waits at most what is left (http.client's socket, when reachable)
+                connection = getattr(getattr(answer.fp, "raw", None), "_sock", None)
+                if connection is not None:
+                    connection.settimeout(left)
+                chunk = answer.read1(1 << 16)
+                if not chunk:
+                    return b"".join(chunks)
+                chunks.append(chunk)
 
 
 def _connection_cause(error: Exception, timeout_s: float) -> str:
