@@ -552,6 +552,9 @@ class _Trainer:
             scalars["system/rss_gb_learner"] = self.learner_state.rss_gb
         replay: ReplayState = ray.get(self.replay.state.remote())
         scalars["system/rss_gb_replay"] = replay.rss_gb
+        store = "object_store_memory"  # Ray counts the bytes its objects hold against it
+        used = ray.cluster_resources().get(store, 0.0) - ray.available_resources().get(store, 0.0)
+        scalars["system/object_store_gb"] = used / 1e9
         if self.server is not None:
             server: ServerReport = ray.get(self.server.stats.remote())
             scalars["selfplay/server_mean_batch"] = server.stats.mean_batch
