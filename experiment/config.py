@@ -93,6 +93,18 @@ def load_config(
     return _build(schema, data, "", sources)
 
 
+def apply_overrides(config: T, overrides: Sequence[str], where: str = "config") -> T:
+    """``config`` (a built dataclass) with dotted ``overrides`` applied and checked as
+    :func:`load_config` checks them; ``where`` names the config's origin in messages."""
+    schema = type(config)
+    sources = _Sources(schema, fallback=where)
+    data = config_to_dict(config)
+    for text in overrides:
+        _apply_override(schema, data, text, sources)
+    built: T = _build(schema, data, "", sources)
+    return built
+
+
 def config_to_dict(config: Any) -> dict[str, Any]:
     """Plain YAML-ready data for a dataclass config: tuples become lists, paths strings."""
     if not dataclasses.is_dataclass(config) or isinstance(config, type):

@@ -31,9 +31,8 @@ def checkpoint_config(checkpoint: str) -> TrainConfig:
 def load_net_bot(
     game: Game, checkpoint: str, simulations: int, search: SearchConfig | None = None
 ) -> SearchBot:
-    """PUCT (no root noise; ``search`` changes that) over the net of ``checkpoint``: a run
-    directory (its latest checkpoint) or a checkpoint file. The run's config says how the net
-    is built."""
+    """The net of ``checkpoint`` (a run directory, meaning its latest checkpoint, or a checkpoint
+    file) behind ``search`` (default: PUCT without root noise), built as the run's config says."""
     stem = latest_checkpoint(checkpoint)
     config = checkpoint_config(checkpoint)
     trained = config.game.make()

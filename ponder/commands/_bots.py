@@ -38,15 +38,16 @@ def make_player(
     game: Game, spec: str, default_simulations: int, overrides: Sequence[str] = ()
 ) -> Bot:
     """A player by spec, named by it: ``random``; ``mcts:N`` (classic MCTS, N simulations);
-    ``PATH`` or ``PATH@N`` (a trained net from a run directory or checkpoint file, PUCT without
-    noise at N simulations per move, default ``default_simulations``); any of them followed by
-    ``,key=value`` changes of the search section (``puct.c_init=2.5``, ``uct.solve=false``, or
-    ``rule=gumbel`` for a net), applied after ``overrides`` (the same for every player)."""
+    ``PATH``, ``PATH@N`` or ``PATH@N:RULE`` (a trained net from a run directory or checkpoint
+    file at N simulations per move, default ``default_simulations``, searching with the run's
+    rule and constants, or with RULE (``uct``, ``puct``, ``gumbel``), always without
+    exploration: no root noise, temperature or Gumbel draw); any of them followed by
+    ``,key=value`` changes of the search section (``puct.c_init=2.5``, ``uct.solve=false``),
+    applied after ``overrides`` (the same for every player)."""
     from experiment import UserError
-    from experiment.config import load_config
+    from experiment.config import apply_overrides, load_config
 
     base, *changes = spec.split(",")
-    search = load_config(SearchConfig, None, ["rule=puct", *overrides, *changes])
     player: Bot
     if base == "random":
         player = RandomBot(game)
@@ -54,17 +55,33 @@ def make_player(
         count = base.removeprefix("mcts:")
         if not count.isdigit() or int(count) < 1:
             raise UserError(f"player {spec!r}: write mcts:N with N simulations, e.g. mcts:1000")
+        search = load_config(SearchConfig, None, [*overrides, *changes])
         player = mcts_bot(game, int(count), search.uct)
     else:
-        path, _, simulations = base.rpartition("@") if "@" in base else (base, "", "")
-        if simulations and (not simulations.isdigit() or int(simulations) < 1):
-            raise UserError(f"player {spec!r}: write RUN@N with N simulations, e.g. runs/c4@200")
-        from selfplay.agent import load_net_bot
+        path, budget, rule = _net_spec(spec, base)
+        from selfplay.agent import checkpoint_config, load_net_bot
 
-        budget = int(simulations) if simulations else default_simulations
-        player = load_net_bot(game, path, budget, search)
+        trained = checkpoint_config(path).search.without_exploration()
+        changed = [*([f"rule={rule}"] if rule else []), *overrides, *changes]
+        search = apply_overrides(trained, changed, where=f"player {spec!r}")
+        player = load_net_bot(game, path, budget or default_simulations, search)
     player.name = spec
     return player
+
+
+def _net_spec(spec: str, base: str) -> tuple[str, int | None, str | None]:
+    """(path, simulations or None, rule or None) of ``PATH[@N[:RULE]]``."""
+    from experiment import UserError
+
+    if "@" not in base:
+        return base, None, None
+    path, _, budget = base.rpartition("@")
+    simulations, _, rule = budget.partition(":")
+    if not simulations.isdigit() or int(simulations) < 1:
+        raise UserError(f"player {spec!r}: write RUN@N with N simulations, e.g. runs/c4@200")
+    if rule and rule not in ("uct", "puct", "gumbel"):
+        raise UserError(f"player {spec!r}: the rule after @N: is uct, puct or gumbel, not {rule!r}")
+    return path, int(simulations), rule or None
 
 
 def game_of_players(game_name: str | None, specs: Sequence[str]) -> Game:
