@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from bench import mcts_vs_openspiel, playouts_vs_openspiel
+from bench import ladder_vs_openspiel, mcts_vs_openspiel, playouts_vs_openspiel
 
 
 def main() -> None:
@@ -13,6 +13,7 @@ def main() -> None:
     args = parser.parse_args()
     mcts_vs_openspiel.main(["--quick"] if args.quick else [])
     playouts_vs_openspiel.main(["--playouts", "2000"] if args.quick else [])
+    ladder_vs_openspiel.main(["--quick"] if args.quick else [])
 
 
 if __name__ == "__main__":

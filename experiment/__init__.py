@@ -10,3 +10,10 @@ class UserError(Exception):
     status 2; anything else that escapes a command is a bug and keeps its traceback. Messages
     name what was wrong, where, and what would be right.
     """
+
+
+class RunFailure(Exception):
+    """A run that stopped because a part it needs failed (a learner or replay process died).
+
+    The command line prints ``ponder: error: <message>`` and exits with status 1; the message
+    names the cause and what was saved."""

@@ -12,6 +12,10 @@ from __future__ import annotations
 import importlib.util
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import psutil
 
 # ponder's top-level packages (pyproject.toml's [tool.setuptools.packages.find]), by name, so
 # that shipping them imports none.
@@ -57,4 +61,37 @@ def start_ray(
         include_dashboard=False,
         log_to_driver=False,
     )
+    _start_watchdog()
     return True
+
+
+def _start_watchdog() -> None:
+    """Start :mod:`experiment.watchdog` over the Ray processes this process just started, so
+    that none outlives a driver killed without a chance to shut Ray down."""
+    import subprocess
+    import sys
+
+    import psutil
+
+    driver = psutil.Process()
+    started = [
+        child for child in driver.children()
+        if any("ray" in part for part in _command_line(child))
+    ]  # fmt: skip
+    if not started:
+        return
+    subprocess.Popen(
+        [sys.executable, "-m", "experiment.watchdog",
+         *(f"{p.pid}:{p.create_time()}" for p in [driver, *started])],
+        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        start_new_session=True, cwd=str(Path(__file__).resolve().parent.parent),
+    )  # fmt: skip
+
+
+def _command_line(process: psutil.Process) -> list[str]:
+    import psutil
+
+    try:
+        return process.cmdline()
+    except psutil.Error:
+        return []

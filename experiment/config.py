@@ -22,8 +22,9 @@ import re
 import types
 import typing
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import Annotated, Any, Literal, TypeVar
 
 import yaml
 
@@ -39,6 +40,39 @@ _KEY_PATTERN = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*(\.[A-Za-z0-9_-]+)*$")
 
 class ConfigError(UserError, ValueError):
     """A config that cannot be built; the message says where, which key, and what would be right."""
+
+
+@dataclass(frozen=True)
+class Range:
+    """A number's valid range, checked when a config loads: attach it to a field's type with
+    ``typing.Annotated`` (the aliases below), e.g. ``simulations: PositiveInt = 50``. ``low`` and
+    ``high`` are inclusive unless ``above`` (``low`` itself excluded); None is unbounded."""
+
+    low: float | None = None
+    high: float | None = None
+    above: bool = False
+
+    def admits(self, value: float) -> bool:
+        if self.low is not None and (value <= self.low if self.above else value < self.low):
+            return False
+        return self.high is None or value <= self.high
+
+    def describe(self) -> str:
+        if self.low is not None and self.high is not None and not self.above:
+            return f"in {_show(self.low)}..{_show(self.high)}"
+        parts = []
+        if self.low is not None:
+            parts.append(f"{'above' if self.above else 'at least'} {_show(self.low)}")
+        if self.high is not None:
+            parts.append(f"at most {_show(self.high)}")
+        return " and ".join(parts)
+
+
+PositiveInt = Annotated[int, Range(1)]
+NonNegativeInt = Annotated[int, Range(0)]
+PositiveFloat = Annotated[float, Range(0, above=True)]
+NonNegativeFloat = Annotated[float, Range(0)]
+Fraction = Annotated[float, Range(0, 1)]  # a share or a probability, ends included
 
 
 def load_config(
@@ -264,6 +298,16 @@ def _build(annotation: Any, value: Any, key: str, sources: _Sources) -> Any:
     if annotation is Any or annotation is object:
         return value
     origin = typing.get_origin(annotation)
+    if origin is Annotated:
+        inner, *constraints = typing.get_args(annotation)
+        built = _build(inner, value, key, sources)
+        for constraint in constraints:
+            if isinstance(constraint, Range) and built is not None and not constraint.admits(built):
+                raise ConfigError(
+                    f"{_where(key, sources)}'{key}' must be {constraint.describe()}; "
+                    f"got {_show(built)}"
+                )
+        return built
     if origin in (typing.Union, types.UnionType):
         return _build_union(annotation, value, key, sources)
     if origin is Literal:
@@ -428,7 +472,7 @@ def _number(value: Any) -> int | float | None:
 @functools.cache
 def _field_types(cls: type) -> dict[str, Any]:
     try:
-        hints = typing.get_type_hints(cls)
+        hints = typing.get_type_hints(cls, include_extras=True)
     except NameError as error:
         raise TypeError(
             f"cannot resolve the annotations of config class {cls.__qualname__}: {error}; "
@@ -465,6 +509,8 @@ def _describe_type(annotation: Any) -> str:
     """A noun phrase for messages: 'a float', 'one of 'uct', 'puct'', 'an int or null'."""
     origin = typing.get_origin(annotation)
     args = typing.get_args(annotation)
+    if origin is Annotated:
+        return _describe_type(args[0])
     if origin in (typing.Union, types.UnionType):
         names = [_describe_type(arm) for arm in args if arm is not type(None)]
         if type(None) in args:

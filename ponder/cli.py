@@ -1,9 +1,10 @@
 """``ponder``: parse the command line, then run one registered command (``ponder/commands/``).
 
 A user's mistake (an ``experiment.UserError``, e.g. a bad config key) prints one line,
-``ponder: error: <message>``, and exits with status 2, as argparse does for bad arguments; any
-other exception is a bug and keeps its traceback. ``--print-config`` ends a command with
-status 0 once the config is printed.
+``ponder: error: <message>``, and exits with status 2, as argparse does for bad arguments; a run
+that a failed part stopped (``experiment.RunFailure``) prints its one-line cause and exits with
+status 1; any other exception is a bug and keeps its traceback. ``--print-config`` ends a
+command with status 0 once the config is printed.
 """
 
 from __future__ import annotations
@@ -14,9 +15,10 @@ import sys
 from collections.abc import Callable, Sequence
 
 import ponder
-from experiment import UserError
+from experiment import RunFailure, UserError
 from ponder.commands import REGISTRY, ConfigPrinted, Registry
 
+EXIT_RUN_FAILED = 1
 EXIT_USER_ERROR = 2
 EXIT_INTERRUPTED = 130
 EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, as a shell reports `ponder analyze | head`
@@ -109,6 +111,9 @@ def _run(run: Callable[[argparse.Namespace], int], args: argparse.Namespace) -> 
     except UserError as error:
         print(f"ponder: error: {error}", file=sys.stderr)
         return EXIT_USER_ERROR
+    except RunFailure as error:
+        print(f"ponder: error: {error}", file=sys.stderr)
+        return EXIT_RUN_FAILED
     except KeyboardInterrupt:
         print("ponder: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED

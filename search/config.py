@@ -13,6 +13,7 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Literal
 
+from experiment.config import PositiveInt
 from search.core import Expander, Search
 from search.rules import Gumbel, Puct, SelectionRule, Uct
 
@@ -22,7 +23,7 @@ class SearchConfig:
     """Which rule, how many simulations per move, and every rule's constants."""
 
     rule: Literal["uct", "puct", "gumbel"] = "puct"
-    simulations: int = 200
+    simulations: PositiveInt = 200
     uct: Uct = field(default_factory=Uct)
     puct: Puct = field(default_factory=Puct)
     gumbel: Gumbel = field(default_factory=Gumbel)

@@ -104,6 +104,9 @@ class SearchResult:
     num_simulations: int
     solved: np.ndarray  # (B,) bool, the root's exact value was proven (it is ``root_values``)
     proven_values: np.ndarray  # (B, K) float64, exact values of root moves (root view), NaN unknown
+    # (B,) int64: leaves the expander evaluated (net forward passes, rollouts, verifier calls),
+    # the root's included; terminal leaves and solved nodes visited again cost nothing.
+    evaluations: np.ndarray
 
 
 class Search:
@@ -158,6 +161,7 @@ class Search:
         no_parents = np.full(batch_size, NO_NODE, np.int32)
         slot_values = self._slot_values(root_states, evaluation, self.rule.root_lookahead)
         roots = _add(tree, searches, no_parents, searches, evaluation, slot_values, self.solve)
+        evaluations = np.ones(batch_size, np.int64)
         backup(tree, roots, _backed_value(tree, searches, roots, evaluation.values))
         self.rule.prepare_root(tree, streams.generators)
 
@@ -178,6 +182,7 @@ class Search:
                     tree, expanding, parents, slots[expanding], evaluation, slot_values, self.solve
                 )
                 states[expanding, new_nodes] = child_states
+                evaluations[expanding] += ~evaluation.terminal
                 leaves[expanding] = new_nodes
                 values[expanding] = _backed_value(tree, expanding, new_nodes, evaluation.values)
             backup(tree, leaves, values)
@@ -196,6 +201,7 @@ class Search:
             num_simulations=self.num_simulations,
             solved=tree.solved[:, 0].copy(),
             proven_values=root_proven_values(tree),
+            evaluations=evaluations,
         )
 
     def _slot_values(self, states: np.ndarray, evaluation: Evaluation, depth: int) -> np.ndarray:

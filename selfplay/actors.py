@@ -82,14 +82,23 @@ class ReplayState:
     games: int
     positions: int
     window: int
+    selfplay_flops: int  # of the games persisted; -1: unknown (shards of an older version)
     rss_gb: float
 
 
 class ReplayProcess:
     """The replay buffer of a run: every game added is persisted to the run's shards.
-    ``session`` (0 for a new run, 1 after the first resume, ...) picks the sampling stream."""
+    ``session`` (0 for a new run, 1 after the first resume, ...) picks the sampling stream;
+    ``selfplay_flops``: the checkpoint's count, for shards too old to record their own."""
 
-    def __init__(self, config: TrainConfig, directory: str, resume: bool, session: int = 0):
+    def __init__(
+        self,
+        config: TrainConfig,
+        directory: str,
+        resume: bool,
+        session: int = 0,
+        selfplay_flops: int = 0,
+    ):
         game = config.game.make()
         options: dict[str, Any] = {
             "symmetries": game.symmetries,
@@ -101,6 +110,8 @@ class ReplayProcess:
                 directory, config.replay.capacity, game.observation_shape, game.num_actions,
                 **options,
             )  # fmt: skip
+            if self.buffer.selfplay_flops < 0:
+                self.buffer.selfplay_flops = selfplay_flops
         else:
             self.buffer = ReplayBuffer(
                 config.replay.capacity, game.observation_shape, game.num_actions,
@@ -108,8 +119,10 @@ class ReplayProcess:
             )  # fmt: skip
         self.rng = np.random.default_rng(stream_seed(config.seed, "replay", session))
 
-    def add_games(self, records: list[GameRecord]) -> None:
-        self.buffer.add_games(records)
+    def add_games(self, records: list[GameRecord], selfplay_flops: int = 0) -> ReplayState:
+        """Persist games and what they cost; the run-wide counters after them."""
+        self.buffer.add_games(records, selfplay_flops)
+        return self.state()
 
     def sample(self, batch_size: int):  # noqa: ANN201 - a selfplay.replay.Batch
         return self.buffer.sample(batch_size, self.rng)
@@ -120,6 +133,7 @@ class ReplayProcess:
             games=counters["games"],
             positions=counters["positions"],
             window=counters["window"],
+            selfplay_flops=counters["selfplay_flops"],
             rss_gb=rss_gb(),
         )
 
@@ -239,6 +253,7 @@ class PlayReport:
     resign_checks: int  # finished resignation-check games where a player would have resigned
     resign_false_positives: int  # of those, games the would-be resigner did not lose
     rss_gb: float
+    replay: ReplayState  # the run-wide counters once this call's games were persisted
 
 
 class WorkerProcess:
@@ -246,6 +261,8 @@ class WorkerProcess:
 
     def __init__(self, config: TrainConfig, worker_id: int, seed: int, replay: Any, server: Any):
         set_torch_threads(1)
+        if _restarted():  # a new stream, or the restarted worker would replay its first games
+            seed = stream_seed(seed, "worker", os.getpid())
         game = config.game.make()
         self.replay = replay
         self.evaluator: Evaluator | None = None
@@ -269,9 +286,12 @@ class WorkerProcess:
             self.evaluator.load_weights(weights[1], weights[0])
         before = dataclasses.replace(self.worker.stats)
         records, stats = self.worker.play(num_moves)
-        if records:  # persisted before this call returns: a stopped run loses no finished game
-            ray.get(self.replay.add_games.remote(records))
         evaluations = stats.evaluations - before.evaluations
+        # Persisted, with their cost, before this call returns: a stopped run loses no finished
+        # game, and the replay's totals are the run's count even when this process is killed.
+        replay = ray.get(
+            self.replay.add_games.remote(records, evaluations * self.flops_per_evaluation)
+        )
         return PlayReport(
             games=len(records),
             positions=sum(record.length for record in records),
@@ -284,7 +304,15 @@ class WorkerProcess:
             resign_checks=stats.resign_checks - before.resign_checks,
             resign_false_positives=stats.resign_false_positives - before.resign_false_positives,
             rss_gb=rss_gb(),
+            replay=replay,
         )
+
+
+def _restarted() -> bool:
+    """Whether this actor is Ray's restart of one whose process died."""
+    import ray
+
+    return ray.is_initialized() and ray.get_runtime_context().was_current_actor_reconstructed
 
 
 def _remote_evaluate(server: Any) -> PolicyValueFn:

@@ -46,4 +46,6 @@ def load_net_bot(
     evaluator = Evaluator(network, "cpu", num_threads=1)
     loaded = load_checkpoint(stem, load_optimizer=False)
     evaluator.load_weights(loaded.model_state, loaded.info.version)
-    return net_bot(game, evaluator.evaluate, simulations, f"net_{Path(stem).name}", search)
+    name = f"net_{Path(stem).name}"
+    flops = evaluator.flops_per_evaluation
+    return net_bot(game, evaluator.evaluate, simulations, name, search, flops)

@@ -14,6 +14,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from experiment.checkpoint import checkpoint_stem
+from experiment.config import NonNegativeInt, PositiveInt
 from experiment.ratings import fit_elo, results_from_games
 from games.base import Game
 from search.config import SearchConfig
@@ -25,13 +27,15 @@ from search.play import MatchRecord, RandomBot, SearchBot, mcts_bot, play_games,
 class ArenaConfig:
     """Who the current net meets, how often and at what budget."""
 
-    every_steps: int = 200  # learner steps between arena rounds; 0 turns the arena off
-    games: int = 20  # per pairing, half with each colour
-    simulations: int = 50  # the net's PUCT simulations per move
-    mcts_simulations: tuple[int, ...] = (200,)  # classic MCTS reference bots (rollouts per move)
+    every_steps: NonNegativeInt = 200  # learner steps between arena rounds; 0 turns the arena off
+    games: PositiveInt = 20  # per pairing, half with each colour
+    simulations: PositiveInt = 50  # the net's PUCT simulations per move
+    mcts_simulations: tuple[PositiveInt, ...] = (
+        200,
+    )  # classic MCTS reference bots (rollouts per move)
     random_opponent: bool = True
-    previous_snapshots: int = 1  # how many earlier arena snapshots to play
-    opening_moves: int = 2
+    previous_snapshots: NonNegativeInt = 1  # how many earlier arena snapshots to play
+    opening_moves: NonNegativeInt = 2
 
 
 def net_bot(
@@ -40,11 +44,23 @@ def net_bot(
     simulations: int,
     name: str,
     search: SearchConfig | None = None,
+    flops_per_evaluation: int = 0,
 ) -> SearchBot:
     """The net behind PUCT without root noise: what 'strength at a fixed budget' means here.
-    ``search`` changes the rule or its constants (its budget is ``simulations``)."""
+    ``search`` changes the rule or its constants (its budget is ``simulations``);
+    ``flops_per_evaluation`` (the net's forward FLOPs per position) prices its test compute."""
     config = (search or SearchConfig(rule="puct")).with_simulations(simulations)
-    return SearchBot(GameExpander(game, evaluator=evaluator), config, name=name)
+    expander = GameExpander(game, evaluator=evaluator)
+    return SearchBot(expander, config, name=name, flops_per_evaluation=flops_per_evaluation)
+
+
+ROUNDS_FILE = "rounds.jsonl"  # in the arena folder: one line per round, read by ponder curve
+
+
+def snapshot_name(step: int, simulations: int) -> str:
+    """The arena's name of the net of learner ``step``: its checkpoint's file name and budget,
+    ``step_000200@50``, the agent spec relative to the run's checkpoints folder."""
+    return f"{checkpoint_stem('.', step).name}@{simulations}"
 
 
 @dataclass
@@ -69,7 +85,7 @@ class Arena:
     def round(self, step: int, weights: dict, seed: int) -> dict[str, float]:
         """Play the net at ``step`` against every opponent; return TensorBoard scalars
         (``arena/winrate_vs_<opponent>``, ``arena/elo``)."""
-        name = f"net_step{step}"
+        name = snapshot_name(step, self.config.simulations)
         current = net_bot(self.game, self.make_evaluator(weights), self.config.simulations, name)
         opponents: list = [mcts_bot(self.game, n) for n in self.config.mcts_simulations]
         if self.config.random_opponent:
@@ -89,7 +105,8 @@ class Arena:
             )  # fmt: skip
             self._keep(records)
             wins, draws, losses = score_of(records, name)
-            label = "previous" if opponent.name.startswith("net_step") else opponent.name
+            label = "previous" if opponent.name.startswith("step_") else opponent.name
+            label = label.replace(":", "")  # TensorBoard tags: arena/winrate_vs_mcts200
             scalars[f"arena/winrate_vs_{label}"] = (wins + 0.5 * draws) / len(records)
         if self.config.previous_snapshots > 0:
             self.snapshots.append((name, weights))
@@ -97,7 +114,7 @@ class Arena:
         # The first classic-MCTS reference is the anchor (0): the net both wins and loses
         # against it, so the fit bounds its rating; it beats random every time, which would
         # not (experiment.ratings: no prior game sets a distance). Written when bounded.
-        references = [f"mcts{n}" for n in self.config.mcts_simulations]
+        references = [f"mcts:{n}" for n in self.config.mcts_simulations]
         anchor = references[0] if references else opponents[0].name
         results = results_from_games(
             (record.players[0], record.players[1], (record.returns[0] + 1) / 2)

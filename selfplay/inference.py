@@ -21,6 +21,7 @@ from typing import Any, Literal
 import numpy as np
 import torch
 
+from experiment.config import NonNegativeFloat, PositiveInt
 from experiment.ledger import forward_flops
 from selfplay.network import (
     PolicyValueNet,
@@ -43,8 +44,8 @@ class InferenceConfig:
     device: str = "auto"
     precision: Precision = "float32"  # "bfloat16" (or "float16") for CUDA autocast
     channels_last: bool = False
-    max_batch: int = 4096  # server: most rows merged into one forward
-    max_wait_ms: float = 2.0  # server: longest a request waits for others to join it
+    max_batch: PositiveInt = 4096  # server: most rows merged into one forward
+    max_wait_ms: NonNegativeFloat = 2.0  # server: longest a request waits for others to join it
 
 
 class Evaluator:

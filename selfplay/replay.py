@@ -119,6 +119,9 @@ class ReplayBuffer:
         self.policy_mask = np.zeros(capacity, np.bool_)
         self.games_added = 0  # run-wide totals, restored by load()
         self.positions_added = 0
+        # Run-wide self-play FLOPs of the games persisted so far (what it cost to make them),
+        # written with every shard so that a resume after a crash counts exactly what is on disk.
+        self.selfplay_flops = 0
         self._shard_index = 0
         self._shard_games: list[GameRecord] = []
         self._shard_start = (0, 0)  # (first_game, first_position) of the open shard
@@ -133,11 +136,13 @@ class ReplayBuffer:
     def add_game(self, record: GameRecord) -> None:
         self.add_games([record])
 
-    def add_games(self, records: Iterable[GameRecord]) -> None:
-        """Add finished games to the window, then persist them (one shard write per call)."""
+    def add_games(self, records: Iterable[GameRecord], selfplay_flops: int = 0) -> None:
+        """Add finished games to the window, then persist them (one shard write per call);
+        ``selfplay_flops``: what the self-play since the last call cost (recorded with them)."""
         records = list(records)
         for record in records:
             self._check(record)
+        self.selfplay_flops += int(selfplay_flops)
         for record in records:
             self._insert(record)
             if self.directory is not None:
@@ -180,7 +185,10 @@ class ReplayBuffer:
 
     def state_dict(self) -> dict[str, int]:
         """Counters for checkpoint metadata: run-wide games and positions, and the window."""
-        return {"games": self.games_added, "positions": self.positions_added, "window": len(self)}
+        return {
+            "games": self.games_added, "positions": self.positions_added, "window": len(self),
+            "selfplay_flops": self.selfplay_flops,
+        }  # fmt: skip
 
     @classmethod
     def load(
@@ -192,7 +200,8 @@ class ReplayBuffer:
         **options,
     ) -> ReplayBuffer:
         """The buffer a run had: the newest ``capacity`` positions from the shards in
-        ``directory`` and the run-wide counters; new games go to a new shard. Shapes are read
+        ``directory`` and the run-wide counters (``selfplay_flops`` -1 when the shards predate
+        it); new games go to a new shard. Shapes are read
         from the shards when not given (and checked against them when given). ``options`` are
         the constructor's (symmetries, games_per_shard, observation_dtype, prune_shards)."""
         directory = Path(directory)
@@ -222,9 +231,12 @@ class ReplayBuffer:
                     raise ValueError(f"replay shard '{path}': {error}") from None
                 buffer._insert(game)
         if shards:
+            buffer.selfplay_flops = -1  # unknown, unless the shard says (older ones do not)
             with _open_shard(shards[-1]) as data:
                 buffer.games_added = int(data["first_game"]) + len(data["game_lengths"])
                 buffer.positions_added = int(data["first_position"]) + len(data["values"])
+                if "selfplay_flops" in data.files:
+                    buffer.selfplay_flops = int(data["selfplay_flops"])
             buffer._shard_index = _shard_number(shards[-1]) + 1
             if buffer.prune_shards:
                 for path in shards:
@@ -282,6 +294,7 @@ class ReplayBuffer:
             "moves": np.array([m for g in games for m in g.moves], np.int64),
             "first_game": np.int64(first_game),
             "first_position": np.int64(first_position),
+            "selfplay_flops": np.int64(self.selfplay_flops),  # run-wide, as of this write
         }
         buffer = io.BytesIO()
         np.savez_compressed(buffer, **arrays)

@@ -12,6 +12,7 @@ the run's ``seed`` by :func:`experiment.seeds.stream_seed`.
 from __future__ import annotations
 
 import dataclasses
+import json
 import logging
 import math
 import signal
@@ -22,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from experiment import RunFailure
 from experiment.checkpoint import (
     CheckpointInfo,
     checkpoint_stem,
@@ -47,6 +49,7 @@ from selfplay.actors import (
     WorkerProcess,
     rss_gb,
 )
+from selfplay.arena import ROUNDS_FILE
 from selfplay.config import BudgetConfig, TrainConfig
 
 log = logging.getLogger("ponder.train")
@@ -65,6 +68,7 @@ class Progress:
     seconds: float = 0.0  # wall time of earlier sessions of this run
     flops_milestone: int = -1
     arena: dict[str, float] = field(default_factory=dict)
+    stopped_by: str = ""  # the signal that ended this session early (SIGINT, SIGTERM), if any
 
     def ledger(self) -> ComputeLedger:
         return ComputeLedger(selfplay_flops=self.selfplay_flops, learner_flops=self.learner_flops)
@@ -119,6 +123,24 @@ def train(config: TrainConfig, run: RunDirectory, resume: bool = False) -> Progr
     return progress
 
 
+def exit_status(progress: Progress) -> int:
+    """0 for a run that spent its budget; 128 + the signal's number (130 for Ctrl-C, 143 for
+    SIGTERM) for one stopped early, after its checkpoint, so a scheduler can tell them apart."""
+    if not progress.stopped_by:
+        return 0
+    return 128 + int(signal.Signals[progress.stopped_by])
+
+
+class _RunFailure(Exception):
+    """Inside the loop: an actor the run needs is gone (the message says which)."""
+
+
+def _cause(error: BaseException) -> str:
+    """The first line of a Ray error: which actor, and why, without the traceback."""
+    text = str(error).strip().splitlines()
+    return next((line.strip() for line in text if line.strip()), type(error).__name__)[:300]
+
+
 def _interrupt_on_signals() -> dict[int, Any]:
     """SIGINT and SIGTERM (a scheduler stopping the job) both end training with a checkpoint,
     even where the shell started us with SIGINT ignored. Returns the handlers to restore."""
@@ -170,8 +192,9 @@ class _Trainer:
         self.replay: Any = (  # Ray actor handles are typed Any: Ray's stubs lack .remote
             ray.remote(ReplayProcess)
             .options(num_cpus=0)
-            .remote(config, str(run.replay), has_replay, sessions)
+            .remote(config, str(run.replay), has_replay, sessions, progress.selfplay_flops)
         )
+        self.has_replay = has_replay
         learner_gpus, server_gpus = gpu_shares(config, ray.cluster_resources().get("GPU", 0))
         self.learner: Any = (
             ray.remote(LearnerProcess)
@@ -190,7 +213,9 @@ class _Trainer:
                 .remote(config, settings.num_workers)
             )
         self.workers: list[Any] = [
-            ray.remote(WorkerProcess).options(num_cpus=settings.worker_cpus).remote(
+            ray.remote(WorkerProcess)
+            .options(num_cpus=settings.worker_cpus, max_restarts=settings.actor_restarts)
+            .remote(
                 config, i, stream_seed(config.seed, "worker", i, sessions), self.replay,
                 self.server,
             )
@@ -200,7 +225,7 @@ class _Trainer:
         if config.arena.every_steps > 0:
             self.arena = (
                 ray.remote(ArenaProcess)
-                .options(num_cpus=settings.arena_cpus)
+                .options(num_cpus=settings.arena_cpus, max_restarts=settings.actor_restarts)
                 .remote(config, str(run.arena))
             )
         actors.extend(a for a in [self.replay, self.learner, self.server, self.arena] if a)
@@ -212,8 +237,22 @@ class _Trainer:
         self.session_step, self.session_games = progress.step, progress.games  # for the ETA
         self.last_checkpoint_step, self.last_checkpoint_kept = progress.step, False
         self.last_arena_step = progress.step if resume else -1
+        self.arena_started: dict[str, float] = {}  # where the run stood when the round began
+        self.worker_deaths = [0] * len(self.workers)
 
     # ----------------------------------------------------------------------------------------
+
+    def _reconcile(self, replay: ReplayState) -> None:
+        """On resume, count what the shards hold: games finished after the last checkpoint (a
+        killed driver saved none) are neither lost from the count nor counted twice."""
+        progress = self.progress
+        if replay.games != progress.games:
+            print(
+                f"resume: the replay holds {replay.games} games, the checkpoint counted "
+                f"{progress.games}; counting the shards' games, positions and FLOPs", flush=True
+            )  # fmt: skip
+        progress.games, progress.positions = replay.games, replay.positions
+        progress.selfplay_flops = replay.selfplay_flops
 
     def elapsed(self) -> float:
         return self.progress.seconds + time.perf_counter() - self.session_start
@@ -229,6 +268,8 @@ class _Trainer:
     def loop(self) -> None:
         import ray
 
+        if self.has_replay:
+            self._reconcile(ray.get(self.replay.state.remote()))
         if not list_checkpoints(self.run.checkpoints):
             self.save_checkpoint(keep=True)  # step 0: the initial net, zero train compute
         weights_ref = self.learner.get_weights.remote()
@@ -246,39 +287,41 @@ class _Trainer:
         # more have come (else the driver and the learner spin, taking CPU from self-play)
         idle_at = train_positions = -1
         window = _Window()
-        interrupted = False
+        interrupted: str | None = None
+        failure: str | None = None
         try:
             while not self.budget_spent():
+                if not pending:
+                    raise _RunFailure("every self-play worker died more often than Ray restarts")
                 waiting = [*pending, *(r for r in (train_ref, arena_ref) if r is not None)]
                 ready, _ = ray.wait(waiting, num_returns=1, timeout=1.0)
                 for ref in ready:
                     if ref in pending:
                         i = pending.pop(ref)
-                        self._count_play(ray.get(ref), window)
+                        if not self._play_result(i, ref, window):
+                            worker_versions[i] = -2  # a restarted worker needs the weights
+                            if self.worker_deaths[i] > self.config.ray.actor_restarts:
+                                continue  # Ray gave up on it: play on without it
                         send = weights_ref if worker_versions[i] != version else None
                         worker_versions[i] = version
                         call = self.workers[i].play.remote(self.config.moves_per_call, send)
                         pending[call] = i
                     elif ref is train_ref:
                         train_ref = None
-                        result = ray.get(ref)
+                        result = self._essential(ref)
                         if not result.steps:
                             idle_at = train_positions
                         if self._count_training(result, window):
                             weights_ref = self.learner.get_weights.remote()
-                            version = ray.get(weights_ref)[0]
+                            version = self._essential(weights_ref)[0]
                             if self.server is not None:
                                 self.server.load_weights.remote(weights_ref)
                             self._maybe_checkpoint()
                             if arena_ref is None and self._arena_due():
-                                self.last_arena_step = self.progress.step
-                                step = self.progress.step
-                                arena_ref = self.arena.round.remote(
-                                    step, weights_ref, stream_seed(self.config.seed, "arena", step)
-                                )
+                                arena_ref = self._start_arena(weights_ref)
                     elif ref is arena_ref:
                         arena_ref = None
-                        self._log_arena(ray.get(ref))
+                        self._arena_result(ref)
                 if (
                     train_ref is None
                     and self.progress.positions >= self.config.replay.min_positions
@@ -291,27 +334,90 @@ class _Trainer:
                 if time.perf_counter() - window.start >= self.config.log_every_seconds:
                     self._log(window)
                     window = _Window()
-        except KeyboardInterrupt:
-            interrupted = True
-            print("interrupted: writing a checkpoint before exiting", flush=True)
+        except KeyboardInterrupt as stop:
+            interrupted = self.progress.stopped_by = str(stop) or "SIGINT"
+            print(f"interrupted ({interrupted}): writing a checkpoint before exiting", flush=True)
+        except _RunFailure as error:
+            failure = str(error)
+            print(f"failed: {failure}; writing a checkpoint before exiting", flush=True)
         # Games finished by calls in flight are persisted when the call returns: count them.
         done, _ = ray.wait(list(pending), num_returns=len(pending), timeout=60)
         for ref in done:
-            self._count_play(ray.get(ref), window)
-        if train_ref is not None and not interrupted:
-            self._count_training(ray.get(train_ref), window)
-        if arena_ref is not None and not interrupted:
-            self._log_arena(ray.get(arena_ref))
+            self._play_result(pending[ref], ref, window)
+        if not (interrupted or failure):
+            if train_ref is not None:
+                self._count_training(self._essential(train_ref), window)
+            if arena_ref is not None:
+                self._arena_result(arena_ref)
+            if self.arena is not None and self.last_arena_step != self.progress.step:
+                # The final net is scored too: a run's last point is the net it hands over.
+                self._arena_result(self._start_arena(self.learner.get_weights.remote()))
         self._log(window)
-        self.save_checkpoint()
+        try:
+            path = self.save_checkpoint()
+        except ray.exceptions.RayError as error:  # the learner, and its optimizer state, died
+            last = (
+                latest_checkpoint(self.run.path) if list_checkpoints(self.run.checkpoints) else None
+            )
+            raise RunFailure(
+                f"{failure or 'the run'}; no final checkpoint: the learner's process is gone "
+                f"({_cause(error)}); resume from the last one, {last}"
+            ) from None
+        if failure:
+            raise RunFailure(f"{failure}; final checkpoint {path}; resume with `ponder resume`")
 
     # ----------------------------------------------------------------------------------------
 
+    def _play_result(self, worker: int, ref: Any, window: _Window) -> bool:
+        """Count a worker's call; False when its process died (Ray restarts it up to
+        ``ray.actor_restarts`` times): its unfinished games are lost, every game it finished
+        was persisted with its cost and stays counted (the replay's totals are the count)."""
+        import ray
+
+        try:
+            result = ray.get(ref)
+        except ray.exceptions.RayActorError as error:
+            self.worker_deaths[worker] += 1
+            deaths, limit = self.worker_deaths[worker], self.config.ray.actor_restarts
+            fate = (
+                "Ray restarts it" if deaths <= limit else "no restarts left: playing on without it"
+            )
+            print(f"self-play worker {worker} died ({_cause(error)}); {fate}", flush=True)
+            self._count_replay(self._essential(self.replay.state.remote()))
+            return False
+        except ray.exceptions.RayTaskError:
+            self._essential(self.replay.state.remote())  # a dead replay is the run's failure
+            raise
+        self._count_play(result, window)
+        return True
+
+    def _arena_result(self, ref: Any) -> None:
+        """Log an arena round; a dead arena process loses only that round (Ray restarts it,
+        and it reads its earlier games back from ``arena/matches.jsonl``)."""
+        import ray
+
+        try:
+            self._log_arena(ray.get(ref))
+        except ray.exceptions.RayActorError as error:
+            print(f"the arena died ({_cause(error)}); its round is skipped", flush=True)
+
+    def _essential(self, ref: Any) -> Any:
+        """``ray.get`` of a call the run cannot go on without (learner, replay): the death of
+        either ends the run with one line naming it, after a checkpoint where one can be made."""
+        import ray
+
+        try:
+            return ray.get(ref)
+        except ray.exceptions.RayError as error:
+            for name, actor in (("learner", self.learner), ("replay buffer", self.replay)):
+                try:
+                    ray.get(actor.__ray_ready__.remote(), timeout=30)
+                except ray.exceptions.RayError:
+                    raise _RunFailure(f"the {name}'s process died ({_cause(error)})") from None
+            raise
+
     def _count_play(self, result: PlayReport, window: _Window) -> None:
-        progress = self.progress
-        progress.games += result.games
-        progress.positions += result.positions
-        progress.selfplay_flops += result.selfplay_flops
+        self._count_replay(result.replay)
         window.games += result.games
         window.positions += result.positions
         window.moves += result.moves
@@ -322,6 +428,15 @@ class _Trainer:
         self.resign_checks += result.resign_checks
         self.resign_false_positives += result.resign_false_positives
         self.worker_rss = result.rss_gb
+
+    def _count_replay(self, replay: ReplayState) -> None:
+        """The run's games, positions and self-play FLOPs are the replay's: what is persisted.
+        Reports arrive out of order, and a killed worker's last games may be persisted without
+        a report, so the counters take the newest totals rather than adding up reports."""
+        progress = self.progress
+        progress.games = max(progress.games, replay.games)
+        progress.positions = max(progress.positions, replay.positions)
+        progress.selfplay_flops = max(progress.selfplay_flops, replay.selfplay_flops)
 
     def _count_training(self, result: TrainReport, window: _Window) -> bool:
         """Record a training call; True if it changed the weights."""
@@ -383,8 +498,25 @@ class _Trainer:
         log.info("checkpoint %s", path)
         return path
 
+    def _start_arena(self, weights_ref: Any) -> Any:
+        """Send the net of the current step to the arena; remember where the run stood, so that
+        its round is logged against exact seconds, games and train FLOPs of that net."""
+        progress = self.progress
+        self.last_arena_step = step = progress.step
+        self.arena_started = {
+            "step": step, "seconds": self.elapsed(), "selfplay_games": progress.games,
+            "train_flops": progress.ledger().train_flops,
+            "games_per_opponent": self.config.arena.games,
+        }  # fmt: skip
+        seed = stream_seed(self.config.seed, "arena", step)
+        return self.arena.round.remote(step, weights_ref, seed)
+
     def _log_arena(self, result: ArenaReport) -> None:
+        """TensorBoard scalars, one log line, and a line of ``arena/rounds.jsonl``: the round's
+        scores with the run's exact state when its net was taken (read by ``ponder curve``)."""
         step, scalars = result.step, result.scalars
+        with open(self.run.arena / ROUNDS_FILE, "a", encoding="utf-8") as rounds:
+            rounds.write(json.dumps({**self.arena_started, "scalars": dict(scalars)}) + "\n")
         self.progress.arena = {k: v for k, v in scalars.items() if k.startswith("arena/")}
         self.writer.scalars(scalars, step)
         shown = ", ".join(

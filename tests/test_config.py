@@ -288,3 +288,31 @@ def test_config_to_dict_is_plain_data():
     learner = {"lr": 0.01, "batch_size": 256, "use_amp": False, "channels": [32, 32]}
     assert data["learner"] == learner
     assert data["output"] == "runs"
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ("search.simulations=-5", "'search.simulations' must be at least 1; got -5"),
+        ("game.board_size=99", "'game.board_size' must be in 3..11; got 99"),
+        ("game.board_size=1", "'game.board_size' must be in 3..11; got 1"),
+        ("ray.num_workers=0", "'ray.num_workers' must be at least 1; got 0"),
+        ("budget.minutes=-1", "'budget.minutes' must be at least 0; got -1.0"),
+        ("arena.mcts_simulations=[50, 0]", "'arena.mcts_simulations[1]' must be at least 1"),
+    ],
+)
+def test_values_out_of_range_are_refused_when_the_config_loads(override, message):
+    from selfplay.config import TrainConfig
+
+    with pytest.raises(ConfigError) as error:
+        load_config(TrainConfig, None, [override])
+    assert message in str(error.value) and override in str(error.value)
+
+
+def test_a_range_error_in_a_file_names_its_line(tmp_path):
+    from selfplay.config import TrainConfig
+
+    recipe = tmp_path / "recipe.yaml"
+    recipe.write_text("game: {name: hex}\nreplay:\n  capacity: 0\n")
+    with pytest.raises(ConfigError, match=r"recipe.yaml:3: 'replay.capacity' must be at least 1"):
+        load_config(TrainConfig, recipe)

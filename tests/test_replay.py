@@ -41,7 +41,7 @@ def test_window_keeps_the_newest_capacity_positions_in_order():
     buffer = ReplayBuffer(10, SHAPE, ACTIONS)
     buffer.add_games(games([4, 3, 5]))  # 12 positions, ids 0..11
     assert len(buffer) == 10
-    assert buffer.state_dict() == {"games": 3, "positions": 12, "window": 10}
+    assert buffer.state_dict() == {"games": 3, "positions": 12, "window": 10, "selfplay_flops": 0}
     np.testing.assert_allclose(buffer.contents().values, np.arange(2, 12) / 1000, rtol=1e-6)
     buffer.add_game(fake_game(25, first_id=12))  # longer than the window: its last 10 stay
     np.testing.assert_allclose(buffer.contents().values, np.arange(27, 37) / 1000, rtol=1e-6)
@@ -51,9 +51,9 @@ def test_window_keeps_the_newest_capacity_positions_in_order():
 def test_persistence_round_trip_restores_window_counters_and_games(tmp_path):
     records = games([3, 4, 2, 5, 1])
     buffer = ReplayBuffer(9, SHAPE, ACTIONS, directory=tmp_path, games_per_shard=2)
-    buffer.add_games(records[:3])
+    buffer.add_games(records[:3], selfplay_flops=300)
     buffer.add_game(records[3])
-    buffer.add_game(records[4])
+    buffer.add_games([records[4]], selfplay_flops=50)
     assert [path.name for path in list_shards(tmp_path)] == [
         "shard_000000.npz", "shard_000001.npz", "shard_000002.npz"
     ]  # fmt: skip
@@ -67,10 +67,10 @@ def test_persistence_round_trip_restores_window_counters_and_games(tmp_path):
     assert [game.worker_id for game in stored] == [game.worker_id for game in records]
     np.testing.assert_array_equal(stored[3].policies, records[3].policies)
     # After the restart new games go to a new shard, and a second restart sees them all.
-    restored.add_game(fake_game(2, first_id=15))
+    restored.add_games([fake_game(2, first_id=15)], selfplay_flops=7)
     assert len(list_shards(tmp_path)) == 4
     again = ReplayBuffer.load(tmp_path, capacity=100)
-    assert again.state_dict() == {"games": 6, "positions": 17, "window": 17}
+    assert again.state_dict() == {"games": 6, "positions": 17, "window": 17, "selfplay_flops": 357}
     np.testing.assert_allclose(again.contents().values, np.arange(17) / 1000, rtol=1e-6)
 
 
@@ -91,7 +91,7 @@ def test_pruning_deletes_only_shards_wholly_outside_the_window(tmp_path):
         "shard_000001.npz", "shard_000002.npz"
     ]  # fmt: skip
     restored = ReplayBuffer.load(tmp_path, capacity=4, prune_shards=True)
-    assert restored.state_dict() == {"games": 3, "positions": 9, "window": 4}
+    assert restored.state_dict() == {"games": 3, "positions": 9, "window": 4, "selfplay_flops": 0}
 
 
 def test_corrupt_shard_is_named(tmp_path):

@@ -47,7 +47,7 @@ def test_the_run_seed_decides_the_initial_net():
     torch.rand(10)
     assert weights(config) == first
     assert weights(load_config(TrainConfig, SMOKE, ["seed=1"])) != first
-    with pytest.raises(ConfigError, match="seed must be a non-negative integer"):
+    with pytest.raises(ConfigError, match="'seed' must be at least 0"):
         load_config(TrainConfig, SMOKE, ["seed=-3"])
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
@@ -28,13 +27,3 @@ def test_scalars_read_back_with_event_accumulator(tmp_path):
 def test_tags_outside_the_contract_prefixes_are_rejected(tmp_path, tag):
     with ScalarWriter(tmp_path) as writer, pytest.raises(ValueError, match="loss/"):
         writer.scalars({tag: 1.0}, step=0)
-
-
-def test_training_clock_leaves_out_the_pause_before_a_resume():
-    from tradeoff.curves import training_clock
-
-    # logged every 30 s for 2 minutes, stopped for an hour, resumed for 1 more minute
-    walltimes = np.array([0, 30, 60, 90, 120, 3720, 3750, 3780], float)
-    times, seconds = training_clock(walltimes[::-1])
-    np.testing.assert_array_equal(times, np.sort(walltimes))
-    np.testing.assert_array_equal(seconds, [0, 30, 60, 90, 120, 120, 150, 180])

@@ -70,7 +70,7 @@ def test_keep_last_prunes_regular_checkpoints_and_keeps_step_zero_and_snapshots(
         process.save(str(tmp_path), CheckpointInfo(step=step, keep=step in (0, 3)))
         process.learner.train_step(batch)
     assert [read_info(stem).step for stem in list_checkpoints(tmp_path)] == [0, 3, 5, 6]
-    with pytest.raises(ConfigError, match="checkpoint_keep_last must be >= 0"):
+    with pytest.raises(ConfigError, match="'checkpoint_keep_last' must be at least 0"):
         load_config(TrainConfig, SMOKE, ["checkpoint_keep_last=-1"])
 
 

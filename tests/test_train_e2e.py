@@ -144,10 +144,29 @@ def test_match_reports_score_interval_and_records(trained_run, tmp_path, capsys)
     assert "write mcts:N" in capsys.readouterr().err
 
 
-def test_strength_curve_is_plotted(trained_run, tmp_path):
+def test_arena_names_players_by_spec_and_scores_the_final_net(trained_run):
+    from tradeoff.curves import read_rounds, snapshot_elos
+
+    final = read_info(trained_run).step
+    rounds = read_rounds(trained_run)
+    assert rounds[-1].step == final  # the net training hands over is scored
+    assert [r.selfplay_games for r in rounds] == sorted(r.selfplay_games for r in rounds)
+    assert all(r.games_per_opponent and {"random", "mcts50"} <= set(r.scores) for r in rounds)
+    records = [json.loads(line) for line in (trained_run / "arena" / "matches.jsonl").open()]
+    names = {record["a"] for record in records} | {record["b"] for record in records}
+    assert {"random", "mcts:50", f"step_{final:06d}@8"} <= names, names
+    elos = snapshot_elos(trained_run, "mcts:50", bootstrap=20)
+    assert set(elos) == {r.step for r in rounds}
+
+
+def test_strength_curves_are_plotted_and_overlaid(trained_run, tmp_path):
     output = tmp_path / "strength.png"
     assert main(["curve", str(trained_run), "--output", str(output)]) == 0
     assert output.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and output.stat().st_size > 20_000
+    both = tmp_path / "both.png"
+    assert main(["curve", str(trained_run), str(trained_run), "--output", str(both)]) == 0
+    assert both.stat().st_size > 20_000
+    assert main(["curve", str(trained_run), str(trained_run)]) == 2  # where to: --output
 
 
 def test_resume_continues_steps_optimizer_and_replay(trained_run, tmp_path):
@@ -223,8 +242,8 @@ def test_interrupt_writes_a_checkpoint_and_exits_cleanly(tmp_path):
     time.sleep(3)
     process.send_signal(signal.SIGINT)
     output = process.communicate(timeout=120)[0].decode()
-    assert process.returncode == 0, output[-3000:]
-    assert "interrupted: writing a checkpoint" in output
+    assert process.returncode == 130, output[-3000:]  # 128 + SIGINT, after the checkpoint
+    assert "interrupted (SIGINT): writing a checkpoint" in output
     # Plain progress lines with the time left to the nearest limit (5 minutes here).
     assert "\r" not in output and "ETA 00:0" in output and "(budget.minutes)" in output
     info = read_info(tmp_path / "stop")

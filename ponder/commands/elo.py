@@ -46,6 +46,23 @@ def _json_number(value: object) -> object:
     return value
 
 
+def rating_table(ratings: list, intervals: bool = True) -> list[str]:
+    """The lines of a rating table (``experiment.ratings.Rating``s, best first): name, Elo, 95%
+    interval, games, score; shared by ``ponder elo`` and ``ponder arena``."""
+    import math
+
+    def elo(value: float) -> str:  # the quantile of unbounded resamples is 1.8e308: inf
+        return f"{math.copysign(math.inf, value) if abs(value) > 1e300 else value:7.0f}"
+
+    width = max(len(r.name) for r in ratings)
+    lines = [f"{'player':<{width}}  {'Elo':>7}  {'95% interval':>17}  {'games':>7}  {'score':>6}"]
+    for r in ratings:
+        interval = f"{elo(r.low)} .. {elo(r.high)}" if intervals else ""
+        row = f"{r.name:<{width}}  {elo(r.elo)}  {interval:>17}  {r.games:7d}  {r.score:6.1%}"
+        lines.append(row)
+    return lines
+
+
 def run(args: argparse.Namespace) -> int:
     import dataclasses
     import json
@@ -66,11 +83,7 @@ def run(args: argparse.Namespace) -> int:
         ]
         print(json.dumps({"ratings": rows, "anchor": {"name": anchor, "elo": anchor_elo}}))
         return 0
-    width = max(len(r.name) for r in ratings)
-    print(f"{'player':<{width}}  {'Elo':>7}  {'95% interval':>17}  {'games':>7}  {'score':>6}")
-    for r in ratings:
-        interval = f"{r.low:7.0f} .. {r.high:7.0f}" if args.bootstrap else ""
-        print(f"{r.name:<{width}}  {r.elo:7.0f}  {interval:>17}  {r.games:7d}  {r.score:6.1%}")
+    print("\n".join(rating_table(ratings, intervals=args.bootstrap > 0)))
     print(f"anchor: {anchor} = {anchor_elo:g} Elo; {int(results.games.sum())} games")
     return 0
 

@@ -29,7 +29,8 @@ def run(args: argparse.Namespace) -> int:
 
     from experiment import UserError
     from experiment.progress import progress
-    from experiment.stats import elo_difference, score_interval
+    from experiment.ratings import rate, results_from_games
+    from experiment.stats import score_interval
     from ponder.commands._bots import game_of_players, make_player
     from search.play import play_games, score_of
 
@@ -58,12 +59,21 @@ def run(args: argparse.Namespace) -> int:
             bar.set_postfix(score="-".join(map(str, score_of(records, name))))
     wins, draws, losses = score_of(records, name)
     score, low, high = score_interval(wins, draws, losses)
+    # The Elo gap from the one rating module: Bradley-Terry with the opponent at 0 and the
+    # bootstrap over games, as `ponder elo` gives it for the same record.
+    results = results_from_games((*r.players, (r.returns[0] + 1) / 2) for r in records)
+    (gap,) = [r for r in rate(results, bots[1].name, seed=args.seed) if r.name == name]
     print(
         f"{name}: {wins} wins, {draws} draws, {losses} losses in {len(records)} games; score "
-        f"{score:.1%} (95% interval {low:.1%}-{high:.1%}), Elo difference "
-        f"{elo_difference(score):+.0f} ({elo_difference(low):+.0f} to {elo_difference(high):+.0f})"
+        f"{score:.1%} (95% interval {low:.1%}-{high:.1%}), Elo difference {_elo(gap.elo)} "
+        f"({_elo(gap.low)} to {_elo(gap.high)})"
     )
     return 0
+
+
+def _elo(value: float) -> str:
+    """Signed whole Elo; an unbounded one (a match won or lost in every game) as +inf / -inf."""
+    return f"{value:+.0f}" if abs(value) < 1e300 else ("+inf" if value > 0 else "-inf")
 
 
 COMMAND = Command(

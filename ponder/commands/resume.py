@@ -21,7 +21,7 @@ def run(args: argparse.Namespace) -> int:
     import sys
 
     from experiment.run import RunDirectory
-    from selfplay.train import resume_config, train
+    from selfplay.train import exit_status, resume_config, train
 
     run_directory = RunDirectory.open(args.run)
     overrides = [*args.overrides, *([f"ray.address={args.address}"] if args.address else [])]
@@ -31,7 +31,7 @@ def run(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     progress = train(config, run_directory, resume=True)
     print(f"done: {progress.step} learner steps, {progress.games} games")
-    return 0
+    return exit_status(progress)
 
 
 COMMAND = Command(

@@ -25,7 +25,7 @@ def run(args: argparse.Namespace) -> int:
     import sys
 
     from selfplay.config import TrainConfig
-    from selfplay.train import start_run, train
+    from selfplay.train import exit_status, start_run, train
 
     extra = [f"ray.address={args.address}"] if args.address else []
     extra += [f"name={args.name}"] if args.name else []
@@ -39,7 +39,7 @@ def run(args: argparse.Namespace) -> int:
     progress = train(config, run_directory)
     print(f"done: {progress.step} learner steps, {progress.games} games; resume with "
           f"`ponder resume {run_directory.path}`")  # fmt: skip
-    return 0
+    return exit_status(progress)
 
 
 COMMAND = Command(
