@@ -83,9 +83,9 @@ def _against(
     plot.set_ylabel(f"{scale} (95% bootstrap interval)")
     summary = fit.train_slope_per_10x if axis == "train" else fit.test_slope_per_10x
     plot.set_title(
-        f"{scale} against {what}: {summary.value:+.0f} per 10x "
-        f"({summary.low:+.0f} to {summary.high:+.0f}); lines: changepoint fits"
-    )
+        f"{scale} against {what}\n{summary.value:+.0f} per 10x ({summary.low:+.0f} to "
+        f"{summary.high:+.0f}, mean of the fits); lines: changepoint fits", fontsize=10,
+    )  # fmt: skip
     if fit.config.perfect is not None:
         plot.axhline(fit.config.perfect, color="black", linestyle=":", linewidth=1,
                      label="perfect play")  # fmt: skip
@@ -120,9 +120,11 @@ def _frontier(
     figure.colorbar(points, ax=plot, label=f"{scale}")
     frontier = fit.frontier
     levels = list(frontier.levels)
-    if len(keep) >= 3 and len(np.unique(x)) >= 2 and len(np.unique(y)) >= 2 and levels:
-        contours = plot.tricontour(x, y, z, levels=sorted(levels), cmap="viridis", linewidths=0.8,
-                                   linestyles="dashed")  # fmt: skip
+    if len(keep) >= 3 and len(np.unique(x)) >= 2 and len(np.unique(y)) >= 2 and np.ptp(z) > 0:
+        # the fit's levels, or five through the ratings when the fit has none
+        contour_levels = sorted(levels) if levels else np.linspace(z.min(), z.max(), 7)[1:-1]
+        contours = plot.tricontour(x, y, z, levels=contour_levels, cmap="viridis",
+                                   linewidths=0.8, linestyles="dashed")  # fmt: skip
         plot.clabel(contours, fmt="%.0f", fontsize=7)
     slope, level_slope, intercept = (frontier.exchange_slope.value, frontier.level_slope.value,
                                      frontier.intercept.value)  # fmt: skip
