@@ -1,8 +1,9 @@
 """A thin scalar writer over TensorBoard's ``SummaryWriter``, with the tag prefixes of DESIGN.md.
 
 Tags are grouped by prefix so TensorBoard shows one section per concern: ``loss/``,
-``selfplay/``, ``learner/``, ``arena/``, ``compute/``, ``system/``, ``tradeoff/`` (sweeps) and, for
-reasoning runs, ``reason/``. A tag outside these is a typo more often than a new section, so it is an error.
+``selfplay/``, ``learner/``, ``arena/``, ``compute/``, ``system/``, ``tradeoff/`` (sweeps) and,
+for reasoning runs, ``reason/``. A tag outside these is a typo more often than a new section, so
+it is an error.
 """
 
 from __future__ import annotations

@@ -394,7 +394,8 @@ def fit_frontier(
         return Frontier((), (), nothing, nothing, nothing, nothing, note)
     log_train = np.log10(train[usable])
     curves, ranges = curves[:, usable], ranges[usable]
-    candidates = np.linspace(*np.percentile(finite, [25, 75]), levels)
+    quartile_low, quartile_high = np.percentile(finite, [25, 75])
+    candidates = np.linspace(quartile_low, quartile_high, levels)
     crossings = _undominated(_crossings(curves, ranges, candidates), log_train)  # (S, L, P)
     kept = np.isfinite(crossings[0]).sum(1) >= 2  # levels with two frontier points
     candidates, crossings = candidates[kept], crossings[:, kept]

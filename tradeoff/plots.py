@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -49,6 +50,7 @@ def _against(
     import matplotlib.pyplot as plt
 
     figure, plot = plt.subplots(figsize=(8, 5.2))
+    groups: list[Any]
     if axis == "train":
         groups = sorted({r.budget for r in rows})
         key, x_of, curves = (lambda r: r.budget), (lambda r: r.train_compute), fit.train_curves

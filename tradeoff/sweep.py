@@ -122,14 +122,15 @@ def train_runs(
     config: TradeoffConfig, recipe: Path, output: Path, address: str | None
 ) -> list[Path]:
     """The run directories of the sweep, each trained to its budget (phase 1)."""
-    from experiment.progress import progress
+    from experiment.progress import Progress, progress
 
     runs = [Path(path) for path in config.train.existing]
     for path in runs:
         if not list_checkpoints(path / "checkpoints"):
             raise UserError(f"train.existing: '{path}' has no checkpoints (is it a run directory?)")
     planned = [(size, seed) for size in config.train.sizes for seed in config.train.seeds]
-    with progress(len(planned), "phase 1: training", "run") as bar:
+    bar: Progress[int] = progress(len(planned), "phase 1: training", "run")
+    with bar:
         for size, seed in planned:
             runs.append(_train_one(config, recipe, output, size, seed, address))
             bar.update()
