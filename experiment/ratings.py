@@ -22,10 +22,12 @@ import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from experiment import UserError
+from experiment.stats import percentile_interval
 
 ELO_PER_NATURAL_UNIT = 400.0 / math.log(10.0)  # R = theta * 400 / ln 10 for P = sigmoid(dtheta)
 
@@ -143,21 +145,25 @@ class Rating:
 
 
 def fit_elo(
-    results: Results, anchor: int, anchor_elo: float, points: np.ndarray | None = None
+    results: Results,
+    anchor: int,
+    anchor_elo: float,
+    points: np.ndarray | None = None,
+    start: np.ndarray | None = None,
 ) -> np.ndarray:
     """The maximum-likelihood Elo (P,) of every player, ``anchor`` held at ``anchor_elo``; +inf,
     -inf or NaN where the games do not bound it (module docstring). ``points`` (M, 2): the two
-    sides' points per pairing (default: from the results; the bootstrap passes resampled ones)."""
+    sides' points per pairing (default: from the results; the bootstrap passes resampled ones).
+    ``start`` (P,): Elo to start the fit from (a warm start; non-finite entries start at the
+    anchor's rating)."""
     if points is None:
-        points = np.stack([results.wins + results.draws / 2, results.losses + results.draws / 2], 1)
+        points = observed_points(results)
     size = len(results.players)
     pairs = results.pairs
-    from scipy.sparse import coo_matrix
     from scipy.sparse.csgraph import connected_components, shortest_path
 
-    # i -> j when i took points from j: strongly connected parts have finite relative ratings.
-    scored = np.concatenate([pairs[points[:, 0] > 0], pairs[points[:, 1] > 0][:, ::-1]])
-    graph = coo_matrix((np.ones(len(scored)), scored.T), shape=(size, size)).tocsr()
+    # Strongly connected parts of the "scored against" graph have finite relative ratings.
+    graph = _scored_graph(pairs, points, size)
     _, part = connected_components(graph, directed=True, connection="strong")
     elo = np.full(size, np.nan)
     reach = np.isfinite(shortest_path(graph, indices=[anchor], unweighted=True))[0]
@@ -166,54 +172,141 @@ def fit_elo(
     elo[reached_by & ~reach] = np.inf
     members = np.flatnonzero(part == part[anchor])
     inside = np.isin(pairs[:, 0], members) & np.isin(pairs[:, 1], members)
-    elo[members] = anchor_elo + ELO_PER_NATURAL_UNIT * _newton(
-        members, anchor, pairs[inside], points[inside]
-    )
+    position = np.zeros(size, np.int64)
+    position[members] = np.arange(len(members))
+    theta = np.zeros((1, len(members)))
+    if start is not None:
+        begin = (np.asarray(start, np.float64)[members] - anchor_elo) / ELO_PER_NATURAL_UNIT
+        theta[0] = np.where(np.isfinite(begin), begin, 0.0)
+    free = np.flatnonzero(members != anchor)
+    theta = _newton(theta, free, position[pairs[inside]], points[None, inside])
+    elo[members] = anchor_elo + ELO_PER_NATURAL_UNIT * theta[0]
     return elo
 
 
-def _newton(members: np.ndarray, anchor: int, pairs: np.ndarray, points: np.ndarray) -> np.ndarray:
-    """Bradley-Terry strengths (natural units, the anchor 0) of ``members``, a strongly connected
-    group, from its games: Newton's method on the concave log-likelihood, with step halving."""
-    position = {int(player): k for k, player in enumerate(members)}
-    first = np.array([position[int(i)] for i in pairs[:, 0]], np.int64)
-    second = np.array([position[int(j)] for j in pairs[:, 1]], np.int64)
-    free = np.array([k for k, player in enumerate(members) if player != anchor], np.int64)
-    theta = np.zeros(len(members))
-    games = points.sum(axis=1)
+def _scored_graph(pairs: np.ndarray, points: np.ndarray, size: int) -> Any:
+    """The directed graph (sparse, ``size`` players) with an edge i -> j where i took points
+    from j in these pairings (M, 2) with these points (M, 2)."""
+    from scipy.sparse import coo_matrix
 
-    def log_likelihood(values: np.ndarray) -> float:
-        gap = values[first] - values[second]
-        return float(
-            -(points[:, 0] * np.logaddexp(0, -gap) + points[:, 1] * np.logaddexp(0, gap)).sum()
-        )
+    scored = np.concatenate([pairs[points[:, 0] > 0], pairs[points[:, 1] > 0][:, ::-1]])
+    return coo_matrix((np.ones(len(scored)), scored.T), shape=(size, size)).tocsr()
 
-    current = log_likelihood(theta)
+
+def _strongly_connected(pairs: np.ndarray, points: np.ndarray, size: int) -> bool:
+    """Whether every rating is finite (Zermelo's condition: the scored graph is strongly
+    connected)."""
+    from scipy.sparse.csgraph import connected_components
+
+    graph = _scored_graph(pairs, points, size)
+    return bool(connected_components(graph, directed=True, connection="strong")[0] == 1)
+
+
+def observed_points(results: Results) -> np.ndarray:
+    """(M, 2) points of the first and of the second player of every pairing, a draw half each."""
+    return np.stack([results.wins + results.draws / 2, results.losses + results.draws / 2], 1)
+
+
+def _newton(
+    theta: np.ndarray, free: np.ndarray, pairs: np.ndarray, points: np.ndarray
+) -> np.ndarray:
+    """Bradley-Terry strengths (B, K), natural units, of B independent fits of one design: K
+    players, ``pairs`` (M, 2) indices into them, ``points`` (B, M, 2) per fit, each fit's
+    "scored against" graph strongly connected. Newton's method on the concave log-likelihood from
+    ``theta`` (B, K), the players not in ``free`` held where they start, step halving per fit.
+    Batched, so that a bootstrap's B resamples cost a few batched solves, not B loops; in chunks
+    of at most ``_HESSIAN_CELLS`` Hessian entries, so that memory stays bounded."""
+    from scipy.sparse import coo_matrix
+
+    theta = theta.copy()
+    size = theta.shape[1]
+    # Sparse (M, K): +1 for the first player, -1 for the second; products with it cost O(M).
+    incidence = coo_matrix(
+        (np.repeat([1.0, -1.0], len(pairs)), (np.tile(np.arange(len(pairs)), 2), pairs.T.ravel())),
+        shape=(len(pairs), size),
+    ).tocsr()
+    reduced = incidence[:, free].T.tocsr()  # (F, M)
+    laplacian = _laplacian_scatter(pairs, free, size)
+    count = len(free)
+    chunk = max(1, _HESSIAN_CELLS // max(1, count * count))
+    for begin in range(0, len(theta), chunk):
+        part = slice(begin, begin + chunk)
+        theta[part] = _newton_chunk(theta[part], free, incidence, reduced, laplacian, points[part])
+    return theta
+
+
+def _laplacian_scatter(pairs: np.ndarray, free: np.ndarray, size: int) -> Any:
+    """Sparse (F * F, M): ``weights (R, M)`` times its transpose is the Hessians (R, F, F) of the
+    Bradley-Terry log-likelihood over the ``free`` of ``size`` players, the graph Laplacians of
+    the pairings weighted by ``weights``. Each pairing enters four cells, so the product costs
+    O(M) per fit where a dense one costs O(M F^2)."""
+    from scipy.sparse import coo_matrix
+
+    count = len(free)
+    column = np.full(size, -1)  # a player's row in the Hessian, -1 for a held one
+    column[free] = np.arange(count)
+    ends = [(column[pairs[:, 0]], 1.0), (column[pairs[:, 1]], -1.0)]
+    cells, pairings, signs = [], [], []
+    for row, row_sign in ends:
+        for col, col_sign in ends:
+            kept = np.flatnonzero((row >= 0) & (col >= 0))
+            cells.append(row[kept] * count + col[kept])
+            pairings.append(kept)
+            signs.append(np.full(len(kept), row_sign * col_sign))
+    entries = (np.concatenate(signs), (np.concatenate(cells), np.concatenate(pairings)))
+    return coo_matrix(entries, shape=(count * count, len(pairs))).tocsr()
+
+
+def _times(matrix: Any, rows: np.ndarray) -> np.ndarray:
+    """``rows @ matrix.T`` for a sparse ``matrix`` (N, D) and dense ``rows`` (R, D): (R, N)."""
+    return np.asarray(matrix @ rows.T).T
+
+
+_HESSIAN_CELLS = 1 << 22  # 32 MB of float64 Hessians per chunk of fits
+
+
+def _newton_chunk(
+    theta: np.ndarray,
+    free: np.ndarray,
+    incidence: Any,
+    reduced: Any,
+    laplacian: Any,
+    points: np.ndarray,
+) -> np.ndarray:
+    count = len(free)
+    games = points.sum(axis=2)  # (B, M)
+
+    def log_likelihood(values: np.ndarray, rows: np.ndarray) -> np.ndarray:  # (R,)
+        gap = _times(incidence, values)  # (R, M)
+        wins, losses = points[rows, :, 0], points[rows, :, 1]
+        return -(wins * np.logaddexp(0, -gap) + losses * np.logaddexp(0, gap)).sum(axis=1)
+
+    current = log_likelihood(theta, np.arange(len(theta)))
+    active = np.arange(len(theta)) if count else np.zeros(0, np.int64)
     for _ in range(100):
-        gap = theta[first] - theta[second]
-        expected = games / (1 + np.exp(-gap))  # the first side's expected points
-        residual = points[:, 0] - expected
-        gradient = np.zeros(len(members))
-        np.add.at(gradient, first, residual)
-        np.add.at(gradient, second, -residual)
-        weight = expected * (1 - expected / np.maximum(games, 1e-300))
-        hessian = np.zeros((len(members), len(members)))
-        np.add.at(hessian, (first, first), weight)
-        np.add.at(hessian, (second, second), weight)
-        np.add.at(hessian, (first, second), -weight)
-        np.add.at(hessian, (second, first), -weight)
-        step = np.zeros(len(members))
-        step[free] = np.linalg.solve(hessian[np.ix_(free, free)], gradient[free])
-        size = 1.0
-        while size > 1e-6:
-            proposal = theta + size * step
-            value = log_likelihood(proposal)
-            if value >= current - 1e-12:
-                break
-            size /= 2
-        theta, improvement, current = proposal, value - current, value
-        if np.abs(size * step).max() < 1e-10 or 0 <= improvement < 1e-12:
+        if not len(active):
             break
+        gap = _times(incidence, theta[active])  # (A, M)
+        expected = games[active] / (1 + np.exp(-gap))  # the first side's expected points
+        gradient = _times(reduced, points[active, :, 0] - expected)  # (A, F)
+        weight = expected * (1 - expected / np.maximum(games[active], 1e-300))  # (A, M)
+        hessian = _times(laplacian, weight).reshape(len(active), count, count)
+        step = np.zeros((len(active), theta.shape[1]))
+        step[:, free] = np.linalg.solve(hessian, gradient[..., None])[..., 0]
+        size = np.ones(len(active))
+        proposal = theta[active] + step
+        value = log_likelihood(proposal, active)
+        worse = value < current[active] - 1e-12
+        while worse.any() and size[worse].min() > 1e-6:
+            size[worse] /= 2
+            proposal[worse] = theta[active[worse]] + size[worse, None] * step[worse]
+            value[worse] = log_likelihood(proposal[worse], active[worse])
+            worse = value < current[active] - 1e-12
+        improvement = value - current[active]
+        theta[active], current[active] = proposal, value
+        moved = np.abs(size[:, None] * step).max(axis=1)
+        done = (moved < 1e-10) | ((improvement >= 0) & (improvement < 1e-12))
+        active = active[~done]
     return theta
 
 
@@ -222,17 +315,20 @@ def default_anchor(results: Results) -> str:
     return "random" if "random" in results.players else results.players[0]
 
 
-def rate(
+def bootstrap_elo(
     results: Results,
     anchor: str | None = None,
     anchor_elo: float = 0.0,
     bootstrap: int = 1000,
     seed: int = 0,
-) -> list[Rating]:
-    """Every player's Elo with its 95% bootstrap interval (``bootstrap`` resamples of the games
-    within each pairing, seeded), best first. The anchor defaults to ``random`` when it played,
-    else the first player named. Raises :class:`UserError` when the players fall into groups
-    that never met (no rating can compare them), naming the groups."""
+) -> tuple[np.ndarray, np.ndarray]:
+    """(elo (P,), samples (B, P)): every player's maximum-likelihood Elo, in ``results.players``
+    order, and its refit on each of ``bootstrap`` resamples of the games within each pairing
+    (seeded), the anchor held at ``anchor_elo`` in all of them. Entries are +inf, -inf or NaN
+    where those games do not bound a rating (module docstring). The anchor defaults to
+    :func:`default_anchor`. Raises :class:`UserError` when there are no games, when the players
+    fall into groups that never met (no rating can compare them, the groups named), or when the
+    anchor did not play."""
     if not results.players:
         raise UserError("no games to rate")
     parts = connected_parts(results)
@@ -250,15 +346,40 @@ def rate(
     counts = rng.multinomial(games, probabilities, size=(bootstrap, len(games)))  # (B, M, 3)
     points = np.stack(
         [counts[..., 0] + counts[..., 1] / 2, counts[..., 2] + counts[..., 1] / 2], -1
-    )
-    samples = np.array([fit_elo(results, anchor_index, anchor_elo, p) for p in points])
+    )  # (B, M, 2)
+    size = len(results.players)
+    samples = np.empty((bootstrap, size))
+    # Resamples that rate every player finitely (their "scored against" graph strongly
+    # connected) are fitted in one batch, started from the fit of all the games; others alone.
+    batched = np.array([_strongly_connected(results.pairs, p, size) for p in points], bool)
+    if batched.any():
+        start = (elo - anchor_elo) / ELO_PER_NATURAL_UNIT
+        free = np.flatnonzero(np.arange(len(elo)) != anchor_index)
+        theta = np.repeat(start[None], int(batched.sum()), axis=0)
+        samples[batched] = anchor_elo + ELO_PER_NATURAL_UNIT * _newton(
+            theta, free, results.pairs, points[batched]
+        )
+    for row in np.flatnonzero(~batched):
+        samples[row] = fit_elo(results, anchor_index, anchor_elo, points[row], start=elo)
+    return elo, samples
+
+
+def rate(
+    results: Results,
+    anchor: str | None = None,
+    anchor_elo: float = 0.0,
+    bootstrap: int = 1000,
+    seed: int = 0,
+) -> list[Rating]:
+    """Every player's Elo with its 95% bootstrap interval (:func:`bootstrap_elo`: ``bootstrap``
+    resamples of the games within each pairing, seeded), best first; the errors are
+    :func:`bootstrap_elo`'s."""
+    elo, samples = bootstrap_elo(results, anchor, anchor_elo, bootstrap, seed)
     if bootstrap:
-        # A resample that leaves a player unrated (NaN) counts against both bounds: as -inf for
-        # the low one and +inf for the high one.
-        low = np.quantile(np.nan_to_num(samples, nan=-np.inf), 0.025, 0, method="inverted_cdf")
-        high = np.quantile(np.nan_to_num(samples, nan=np.inf), 0.975, 0, method="inverted_cdf")
+        low, high = percentile_interval(samples)
     else:
         low, high = np.full_like(elo, np.nan), np.full_like(elo, np.nan)
+    games = results.games
     played = np.zeros(len(results.players), np.int64)
     scored = np.zeros(len(results.players))
     np.add.at(played, results.pairs[:, 0], games)

@@ -60,3 +60,20 @@ def score_interval(wins: int, draws: int, losses: int) -> tuple[float, float, fl
         return 0.5, 0.0, 1.0
     low, high = wilson_interval(wins + 0.5 * draws, games)
     return (wins + 0.5 * draws) / games, low, high
+
+
+def percentile_interval(samples: np.ndarray, level: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
+    """The percentile bootstrap interval (low, high), each (...), of ``samples`` (B, ...): the
+    (1 - level) / 2 and (1 + level) / 2 quantiles over the first axis. A resample that left a
+    value undefined (NaN: a rating the resampled games do not bound, a fit with too few points)
+    counts against both bounds, as -inf for the low one and +inf for the high one, so that an
+    interval never looks narrower than the resamples allow. No samples: NaN bounds."""
+    samples = np.asarray(samples, np.float64)
+    if len(samples) == 0:
+        nothing = np.full(samples.shape[1:], np.nan)
+        return nothing, nothing.copy()
+    tail = round((1 - level) / 2, 12)  # 0.025, not 0.025000000000000022: one order statistic off
+    undefined = np.isnan(samples)
+    low = np.quantile(np.where(undefined, -np.inf, samples), tail, 0, method="inverted_cdf")
+    high = np.quantile(np.where(undefined, np.inf, samples), 1 - tail, 0, method="inverted_cdf")
+    return low, high

@@ -1,8 +1,9 @@
 """A thin scalar writer over TensorBoard's ``SummaryWriter``, with the tag prefixes of DESIGN.md.
 
 Tags are grouped by prefix so TensorBoard shows one section per concern: ``loss/``,
-``selfplay/``, ``learner/``, ``arena/``, ``compute/``, ``system/`` and, for reasoning runs,
-``reason/``. A tag outside these is a typo more often than a new section, so it is an error.
+``selfplay/``, ``learner/``, ``arena/``, ``compute/``, ``system/``, ``tradeoff/`` (sweeps) and,
+for reasoning runs, ``reason/``. A tag outside these is a typo more often than a new section, so
+it is an error.
 """
 
 from __future__ import annotations
@@ -13,7 +14,9 @@ from types import TracebackType
 
 from torch.utils.tensorboard import SummaryWriter
 
-TAG_PREFIXES = ("loss/", "selfplay/", "learner/", "arena/", "compute/", "system/", "reason/")
+TAG_PREFIXES = (
+    "loss/", "selfplay/", "learner/", "arena/", "compute/", "system/", "tradeoff/", "reason/",
+)  # fmt: skip
 
 
 class ScalarWriter:
@@ -34,6 +37,20 @@ class ScalarWriter:
             check_tag(tag)
         for tag, value in values.items():
             self._writer.add_scalar(tag, float(value), global_step=step, walltime=walltime)
+
+    def image(self, tag: str, path: str | Path, step: int = 0) -> None:
+        """A PNG file as an image (a plot, so that TensorBoard shows the figures of a report)."""
+        import matplotlib.image
+
+        check_tag(tag)
+        pixels = matplotlib.image.imread(str(path))  # (H, W, 3 or 4) floats in [0, 1]
+        self._writer.add_image(tag, pixels[..., :3], global_step=step, dataformats="HWC")
+
+    def text(self, tag: str, text: str, step: int = 0) -> None:
+        """Text (a resolved config, shown as preformatted Markdown)."""
+        check_tag(tag)
+        block = "\n".join("    " + line for line in text.splitlines())
+        self._writer.add_text(tag, block, global_step=step)
 
     def flush(self) -> None:
         self._writer.flush()

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from experiment import UserError
-from experiment.ratings import rate, read_results, results_from_games
+from experiment.ratings import bootstrap_elo, fit_elo, rate, read_results, results_from_games
 
 TRUE = np.array([0.0, 150.0, 300.0, 450.0, 700.0])  # Elo, player 0 the anchor
 NAMES = ["random", "a", "b", "c", "d"]
@@ -43,7 +43,7 @@ def test_known_ratings_are_recovered():
 def test_intervals_cover_the_truth_about_95_percent_of_the_time():
     rng = np.random.default_rng(1)
     covered = []
-    for repetition in range(60):
+    for repetition in range(200):
         results = results_from_games(tournament(rng, 30))
         ratings = {r.name: r for r in rate(results, bootstrap=200, seed=repetition)}
         for name, truth in zip(NAMES[1:], TRUE[1:], strict=True):
@@ -100,3 +100,26 @@ def test_many_games_are_aggregated_per_pairing():
     assert results.games.sum() == 100_000 and len(results.pairs) == 10
     elo = {r.name: r.elo for r in rate(results, bootstrap=20)}
     np.testing.assert_allclose([elo[name] for name in NAMES], TRUE, atol=15)
+
+
+def test_bootstrap_samples_are_refits_of_resampled_games():
+    """The samples the tradeoff fit pushes through its chain: each one is the fit of one resample
+    of every pairing's games (the batched fit equals fitting each resample alone), the anchor
+    held in all of them, and the intervals of ``rate`` are their 2.5% and 97.5% quantiles."""
+    games = tournament(np.random.default_rng(3), 12)
+    games += [("d", "random", 1.0)] * 3  # a thin pairing: some resamples lose an edge
+    results = results_from_games(games)
+    elo, samples = bootstrap_elo(results, "random", 100.0, bootstrap=64, seed=5)
+    assert samples.shape == (64, len(results.players))
+    anchor = results.players.index("random")
+    assert (samples[:, anchor] == 100.0).all() and elo[anchor] == 100.0
+    rng = np.random.default_rng(5)  # the resamples as bootstrap_elo draws them
+    shares = np.stack([results.wins, results.draws, results.losses], 1) / results.games[:, None]
+    counts = rng.multinomial(results.games, shares, size=(64, len(results.games)))
+    for sample, count in zip(samples, counts, strict=True):
+        points = np.stack([count[:, 0] + count[:, 1] / 2, count[:, 2] + count[:, 1] / 2], 1)
+        np.testing.assert_allclose(sample, fit_elo(results, anchor, 100.0, points), atol=1e-6)
+    ratings = {r.name: r for r in rate(results, "random", 100.0, bootstrap=64, seed=5)}
+    for index, name in enumerate(results.players):
+        assert ratings[name].low == np.quantile(samples[:, index], 0.025, method="inverted_cdf")
+        assert ratings[name].high == np.quantile(samples[:, index], 0.975, method="inverted_cdf")
