@@ -46,13 +46,6 @@ def bootstrap_interval(
     return float(low), float(high)
 
 
-def elo_difference(score: float, clip: float = 1e-3) -> float:
-    """The Elo gap that makes ``score`` the expected score: 400 log10(s / (1 - s)), with s
-    clipped to [clip, 1 - clip] so that a clean sweep stays finite."""
-    score = min(max(score, clip), 1.0 - clip)
-    return 400.0 * math.log10(score / (1.0 - score))
-
-
 def score_interval(wins: int, draws: int, losses: int) -> tuple[float, float, float]:
     """A player's score over a match (draws count half) and its Wilson 95% interval."""
     games = wins + draws + losses
