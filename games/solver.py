@@ -16,13 +16,13 @@ bits.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 from numba import njit
 
+from games import hex as hex_rules
+from games import tic_tac_toe
 from games.base import Game
 
 # Sizes of Hex with a solver: the largest solves from the empty board in seconds on one core (the
@@ -48,6 +48,42 @@ def hex_key(state: np.ndarray) -> np.uint64:
     for cell in range(state.shape[0] - 2):
         key |= np.uint64(state[cell] & 3) << np.uint64(2 * cell)
     return key
+
+
+# Which rules a compiled search runs. The kernels are chosen inside compiled code rather than
+# passed in: numba types a function argument by the identity of its dispatcher, which changes in
+# every process, so a search that took the kernels as arguments would be compiled anew (seconds)
+# by every process instead of loaded from numba's cache.
+TIC_TAC_TOE_RULES, HEX_RULES = 0, 1
+
+
+@njit(cache=True)
+def _apply(rules: int, state: np.ndarray, action: int, out: np.ndarray) -> None:
+    if rules == HEX_RULES:
+        hex_rules.apply_into(state, action, out)
+    else:
+        tic_tac_toe.apply_into(state, action, out)
+
+
+@njit(cache=True)
+def _legal(rules: int, state: np.ndarray, mask_out: np.ndarray) -> int:
+    if rules == HEX_RULES:
+        return hex_rules.legal_into(state, mask_out)
+    return tic_tac_toe.legal_into(state, mask_out)
+
+
+@njit(cache=True)
+def _status(rules: int, state: np.ndarray) -> tuple[bool, float]:
+    if rules == HEX_RULES:
+        return hex_rules.status(state)
+    return tic_tac_toe.status(state)
+
+
+@njit(cache=True)
+def _key(rules: int, state: np.ndarray) -> np.uint64:
+    if rules == HEX_RULES:
+        return hex_key(state)
+    return tic_tac_toe_key(state)
 
 
 def centre_first(height: int, width: int) -> np.ndarray:
@@ -141,8 +177,8 @@ def _order_moves(mask, order, hint, history, moves):  # noqa: ANN001
 
 @njit(cache=True)
 def negamax(  # noqa: ANN001, ANN201
-    apply_into, legal_into, status, key_of, root, alpha, beta, order, keys, bounds, best_moves, used
-):  # fmt: skip
+    rules, root, alpha, beta, order, keys, bounds, best_moves, used
+):
     """Fail-soft negamax alpha-beta from ``root`` with window (alpha, beta), iterative (an explicit
     stack, one frame per ply). Returns (value for the mover at ``root``, the table's three arrays,
     which may have been replaced by larger ones, slots in use, positions visited). With the
@@ -171,10 +207,10 @@ def negamax(  # noqa: ANN001, ANN201
         if entering:
             nodes += 1
             state = states[depth]
-            finished, terminal_value = status(state)
+            finished, terminal_value = _status(rules, state)
             value = int(terminal_value)
             if not finished:
-                stored_key = key_of(state) | _OCCUPIED
+                stored_key = _key(rules, state) | _OCCUPIED
                 low, high, hint = _probe(keys, bounds, best_moves, stored_key)
                 if low >= betas[depth] or low == high:
                     finished, value = True, low
@@ -185,12 +221,12 @@ def negamax(  # noqa: ANN001, ANN201
                 betas[depth] = min(betas[depth], high)
                 window_lows[depth] = alphas[depth]
                 stored_keys[depth] = stored_key
-                legal_into(state, mask)
+                _legal(rules, state, mask)
                 count = _order_moves(mask, order, hint, history, moves[depth])
                 # A move that wins at once is best: spare the search of the others.
                 for index in range(count):
-                    apply_into(state, moves[depth, index], child)
-                    done, terminal_value = status(child)
+                    _apply(rules, state, moves[depth, index], child)
+                    done, terminal_value = _status(rules, child)
                     if done and terminal_value < 0:
                         winner = moves[depth, index]
                         moves[depth, index] = moves[depth, 0]
@@ -226,26 +262,26 @@ def negamax(  # noqa: ANN001, ANN201
             entering = False
             continue
         # Descend into the next move of the frame at ``depth``.
-        apply_into(states[depth], moves[depth, next_moves[depth]], states[depth + 1])
+        _apply(rules, states[depth], moves[depth, next_moves[depth]], states[depth + 1])
         next_moves[depth] += 1
         alphas[depth + 1], betas[depth + 1] = -betas[depth], -alphas[depth]
         depth += 1
         entering = True
 
 
-def _key_and_order(game: Game) -> tuple[Callable[..., Any], np.ndarray] | None:
-    """The exact key function and static move order of a game with a solver, else None."""
+def _rules_and_order(game: Game) -> tuple[int, np.ndarray] | None:
+    """The compiled rules' number and the static move order of a game with a solver, else None."""
     if game.name == "tic_tac_toe":
-        return tic_tac_toe_key, centre_first(3, 3)
+        return TIC_TAC_TOE_RULES, centre_first(3, 3)
     size = game.params.get("board_size")
     if game.name == "hex" and size in HEX_SIZES:
-        return hex_key, centre_first(size, size)
+        return HEX_RULES, centre_first(size, size)
     return None
 
 
 def has_solver(game: Game) -> bool:
     """Whether :func:`solver_for` has an exact solver for this game and size."""
-    return _key_and_order(game) is not None
+    return _rules_and_order(game) is not None
 
 
 def no_solver_message(game: Game) -> str:
@@ -259,13 +295,13 @@ class Solver:
     as long as the Solver (:func:`solver_for` keeps one per game, so prefer it)."""
 
     def __init__(self, game: Game) -> None:
-        found = _key_and_order(game)
+        found = _rules_and_order(game)
         if found is None:
             from experiment import UserError  # a leaf package: games stays free of the rest
 
             raise UserError(no_solver_message(game))
         self.game = game
-        self.key_of, self.order = found
+        self.rules, self.order = found
         self.keys = np.zeros(1 << INITIAL_TABLE_BITS, np.uint64)
         self.bounds = np.zeros(1 << INITIAL_TABLE_BITS, np.int8)
         self.best_moves = np.full(1 << INITIAL_TABLE_BITS, -1, np.int16)
@@ -273,11 +309,9 @@ class Solver:
         self.nodes = 0  # positions visited by all searches so far
 
     def _solve(self, state: np.ndarray) -> int:
-        apply_into, legal_into, status, _ = self.game.kernels
         value, self.keys, self.bounds, self.best_moves, self.used, nodes = negamax(
-            apply_into, legal_into, status, self.key_of, state, -1, 1, self.order,
-            self.keys, self.bounds, self.best_moves, self.used,
-        )  # fmt: skip
+            self.rules, state, -1, 1, self.order, self.keys, self.bounds, self.best_moves, self.used
+        )
         self.nodes += nodes
         return int(value)
 
