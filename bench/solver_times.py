@@ -36,6 +36,8 @@ print(json.dumps({
     "table_entries": solver.used,
 }))
 """
+
+
 def near_end_moves(name: str, size: int) -> str:
     """A position a move from the end, to compile the search on before the timed solve."""
     if name == "tic_tac_toe":

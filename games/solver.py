@@ -12,6 +12,11 @@ alpha-beta with a window proves bounds, not always the value) and the move that 
 score, which is tried first the next time. Keys are exact encodings of the board (no hash
 collisions can corrupt a value): tic-tac-toe's two 9-bit stone boards, Hex's colour per cell in two
 bits.
+
+Nothing is kept on disk: once numba's cache holds the compiled search, solving Hex 4x4 from the
+empty board costs about what reading its table back would. Hex 5x5 is beyond plain alpha-beta
+(docs/results/solver.md has the times); solving it takes Hex knowledge, such as the virtual
+connections and dead cells of MoHex's solver.
 """
 
 from __future__ import annotations

@@ -124,9 +124,10 @@ def test_solver_bot_plays_every_optimal_move_and_only_those() -> None:
     assert (bot.choose(states, np.arange(200, dtype=np.uint64)) == moves).all()  # seeded
 
 
-@pytest.mark.parametrize(
-    ("name", "params"), [("tic_tac_toe", {}), ("hex", {"board_size": 3}), ("hex", {"board_size": 4})]
-)
+SOLVED = [("tic_tac_toe", {}), ("hex", {"board_size": 3}), ("hex", {"board_size": 4})]
+
+
+@pytest.mark.parametrize(("name", "params"), SOLVED)
 def test_solver_bot_never_loses_against_random_and_mcts(name: str, params: dict) -> None:
     game = make_game(name, **params)
     for opponent in (RandomBot(game), mcts_bot(game, 200)):
