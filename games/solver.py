@@ -141,9 +141,13 @@ def _probe(keys: np.ndarray, bounds: np.ndarray, best_moves: np.ndarray, stored_
 
 
 @njit(cache=True)
-def _store(keys, bounds, best_moves, used, stored_key, lower, upper, best_move):  # noqa: ANN001, ANN202
-    """Intersect the position's bounds with (lower, upper) and record its best move; returns the
-    table (doubled when it fills) and the slots in use."""
+def _store(keys, bounds, best_moves, used, stored_key, value, alpha, beta, best_move):  # noqa: ANN001, ANN202
+    """Record what a fail-soft search with window (alpha, beta) proved, ``value`` an upper bound
+    at or below alpha, a lower bound at or above beta, exact between, intersected with what the
+    table knew, and the position's best move; returns the table (doubled when it fills) and the
+    slots in use."""
+    lower = value if value > alpha else -1
+    upper = value if value < beta else 1
     if used + 1 > MAX_LOAD * keys.shape[0]:
         keys, bounds, best_moves = _grown(keys, bounds, best_moves)
     slot = _slot_of(keys, stored_key)
@@ -249,17 +253,12 @@ def negamax(  # noqa: ANN001, ANN201
             finished = alphas[depth] >= betas[depth] or next_moves[depth] == move_counts[depth]
             if finished:
                 value = bests[depth]
-                low, high = -1, 1
-                if value <= window_lows[depth]:
-                    high = value
-                elif value >= betas[depth]:
-                    low = value
+                if value >= betas[depth]:  # a cut-off: credit the move, more the bigger the tree
                     history[best_at[depth]] += 1 << min(move_counts[depth], 40)
-                else:
-                    low = high = value
                 keys, bounds, best_moves, used = _store(
-                    keys, bounds, best_moves, used, stored_keys[depth], low, high, best_at[depth]
-                )
+                    keys, bounds, best_moves, used, stored_keys[depth], value,
+                    window_lows[depth], betas[depth], best_at[depth],
+                )  # fmt: skip
         if finished:
             if depth == 0:
                 return value, keys, bounds, best_moves, used, nodes
