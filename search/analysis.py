@@ -1,11 +1,13 @@
 """A JSON-lines analysis engine, like KataGo's: one request per line in, one answer per line out.
 
 Request: ``{"id": "q1", "game": "connect_four", "moves": "4453", "bot": "mcts", "sims": 800}``
-(Hex adds ``"board_size"``; optional ``"seed"``; ``"checkpoint"`` implies ``"bot": "net"``).
+(Hex adds ``"board_size"``; optional ``"seed"``; ``"checkpoint"`` implies ``"bot": "net"``;
+``"bot": "solver"`` is perfect play for tic-tac-toe and the Hex sizes of games.solver).
 Answer: ``id``, ``best_move`` (move text), ``policy`` (root visit fractions keyed by move text;
 for a position the search proved, uniform over its optimal moves), ``visits`` (total visits of
 the root's moves), ``value`` (searched root value for the player to move, [-1, 1]; exact when
-proven).
+proven). The solver answers an optimal move (drawn by ``seed``), the exact value 1 / 0 / -1,
+the policy uniform over the optimal moves and 0 visits.
 A bad request gets ``{"id": ..., "error": "..."}`` and the engine keeps serving.
 """
 
@@ -19,6 +21,7 @@ import numpy as np
 
 from games import make_game
 from games.base import Game
+from games.solver import has_solver, no_solver_message, solver_for
 from search.play import SearchBot, mcts_bot
 
 MAX_SIMULATIONS = 1_000_000
@@ -77,8 +80,8 @@ def analyze(request: dict[str, Any], bot_factory: BotFactory = mcts_only) -> dic
     state = _position(game, request.get("moves", ""))
     checkpoint = request.get("checkpoint")
     bot_kind = request.get("bot", "net" if checkpoint else "mcts")
-    if bot_kind not in ("mcts", "net"):
-        raise RequestError(f"field 'bot' must be 'mcts' or 'net', got {bot_kind!r}")
+    if bot_kind not in ("mcts", "net", "solver"):
+        raise RequestError(f"field 'bot' must be 'mcts', 'net' or 'solver', got {bot_kind!r}")
     if bot_kind == "net" and not checkpoint:
         raise RequestError("bot 'net' needs a 'checkpoint' (a run directory or checkpoint file)")
     simulations = request.get("sims", 800)
@@ -89,6 +92,8 @@ def analyze(request: dict[str, Any], bot_factory: BotFactory = mcts_only) -> dic
     seed = request.get("seed", 0)
     if not isinstance(seed, int):
         raise RequestError(f"field 'seed' must be an integer, got {seed!r}")
+    if bot_kind == "solver":
+        return _solver_answer(request.get("id"), game, state, seed)
     bot = bot_factory(game, simulations, checkpoint if bot_kind == "net" else None)
     result = bot.search.run(state[None], np.array([seed]))
     policy = result.policy[0]  # visit fractions; a proven position's optimal moves
@@ -99,6 +104,25 @@ def analyze(request: dict[str, Any], bot_factory: BotFactory = mcts_only) -> dic
         "policy": {game.action_to_text(int(a)): round(float(policy[a]), 4) for a in legal},
         "visits": int(result.visit_counts[0].sum()),
         "value": round(float(result.root_values[0]), 4),
+    }
+
+
+def _solver_answer(request_id: Any, game: Game, state: np.ndarray, seed: int) -> dict[str, Any]:
+    """Perfect play's answer: an optimal move drawn by ``seed`` as SolverBot draws it."""
+    if not has_solver(game):
+        raise RequestError(no_solver_message(game))
+    solver = solver_for(game)
+    optimal = solver.optimal_moves(state)
+    share = 1.0 / len(optimal)
+    return {
+        "id": request_id,
+        "best_move": game.action_to_text(solver.draw_optimal_move(state, seed)),
+        "policy": {
+            game.action_to_text(action): round(share, 4) if action in optimal else 0.0
+            for action in game.legal_actions(state)
+        },
+        "visits": 0,
+        "value": solver.value(state),
     }
 
 

@@ -140,7 +140,9 @@ def add_player_arguments(parser: argparse.ArgumentParser, count: int | str) -> N
     """The arguments of commands that pit players against each other or against positions
     (``match``, ``tactics``): ``count`` player specs (an argparse ``nargs``), the game, the nets'
     default budget and ``--search`` changes of every player's rule constants."""
-    parser.add_argument("player", nargs=count, metavar="PLAYER", help="random, mcts:N, RUN[@N]")
+    parser.add_argument(
+        "player", nargs=count, metavar="PLAYER", help="random, mcts:N, solver, RUN[@N]"
+    )
     parser.add_argument("--game", help="the game (default: the checkpoint's own)")
     parser.add_argument("--sims", type=int, default=200, help="net simulations (default 200)")
     parser.add_argument(

@@ -38,12 +38,13 @@ def make_player(
     game: Game, spec: str, default_simulations: int, overrides: Sequence[str] = ()
 ) -> Bot:
     """A player by spec, named by it: ``random``; ``mcts:N`` (classic MCTS, N simulations);
-    ``PATH``, ``PATH@N`` or ``PATH@N:RULE`` (a trained net from a run directory or checkpoint
-    file at N simulations per move, default ``default_simulations``, searching with the run's
-    rule and constants, or with RULE (``uct``, ``puct``, ``gumbel``), always without
-    exploration: no root noise, temperature or Gumbel draw); any of them followed by
-    ``,key=value`` changes of the search section (``puct.c_init=2.5``, ``uct.solve=false``),
-    applied after ``overrides`` (the same for every player)."""
+    ``solver`` (perfect play where games.solver has a solver, a UserError elsewhere); ``PATH``,
+    ``PATH@N`` or ``PATH@N:RULE`` (a trained net from a run directory or checkpoint file at N
+    simulations per move, default ``default_simulations``, searching with the run's rule and
+    constants, or with RULE (``uct``, ``puct``, ``gumbel``), always without exploration: no root
+    noise, temperature or Gumbel draw); any of them followed by ``,key=value`` changes of the
+    search section (``puct.c_init=2.5``, ``uct.solve=false``), applied after ``overrides`` (the
+    same for every player)."""
     from experiment import UserError
     from experiment.config import apply_overrides, load_config
 
@@ -51,6 +52,10 @@ def make_player(
     player: Bot
     if base == "random":
         player = RandomBot(game)
+    elif base == "solver":
+        from games.solver import SolverBot
+
+        player = SolverBot(game)
     elif base.startswith("mcts:"):
         count = base.removeprefix("mcts:")
         if not count.isdigit() or int(count) < 1:
@@ -85,12 +90,15 @@ def _net_spec(spec: str, base: str) -> tuple[str, int | None, str | None]:
 
 
 def game_of_players(game_name: str | None, specs: Sequence[str]) -> Game:
-    """The game named, or else the game the first net player was trained on."""
+    """The game named, or else the game the first net player (not random, mcts:N or solver) was
+    trained on."""
     from experiment import UserError
     from games import make_game
 
     bases = [spec.split(",")[0] for spec in specs]
-    nets = [base for base in bases if base != "random" and not base.startswith("mcts:")]
+    nets = [
+        base for base in bases if base not in ("random", "solver") and not base.startswith("mcts:")
+    ]
     if game_name is not None:
         return make_game(game_name)
     if not nets:

@@ -1,0 +1,383 @@
+"""Exact solvers (perfect play) for the small games: tic-tac-toe and Hex 3x3 to 4x4.
+
+A :class:`Solver` answers the game-theoretic value of a position for the player to move (1 win,
+0 draw, -1 loss), the exact value of each legal move, and the optimal moves. It runs a compiled
+negamax alpha-beta over the game's own kernels (the rules are never written again here) with a
+transposition table that lives in the Solver, so a position solved once is answered from the
+table afterwards: :func:`solver_for` hands out one Solver per game, and a tournament of thousands
+of games shares its table. :class:`SolverBot` plays uniformly among the optimal moves.
+
+The table stores, for each position met, bounds on its value ``lower <= value <= upper`` (fail-soft
+alpha-beta with a window proves bounds, not always the value) and the move that gave the best
+score, which is tried first the next time. Keys are exact encodings of the board (no hash
+collisions can corrupt a value): tic-tac-toe's two 9-bit stone boards, Hex's colour per cell in two
+bits.
+
+Nothing is kept on disk: once numba's cache holds the compiled search, solving Hex 4x4 from the
+empty board costs about what reading its table back would. Hex 5x5 is beyond plain alpha-beta
+(docs/results/solver.md has the times); solving it takes Hex knowledge, such as the virtual
+connections and dead cells of MoHex's solver.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from numba import njit
+
+from games import hex as hex_rules
+from games import tic_tac_toe
+from games.base import Game
+
+# Sizes of Hex with a solver: the largest solves from the empty board in seconds on one core (the
+# measured times are in docs/results/solver.md).
+HEX_SIZES = (3, 4)
+INITIAL_TABLE_BITS = 12  # 4096 slots; the table doubles as it fills
+MAX_LOAD = 0.6  # fraction of slots in use before the table doubles (linear probing slows above)
+_OCCUPIED = np.uint64(1 << 63)  # set in every stored key, so 0 marks an empty slot
+_HASH_MULTIPLIER = np.uint64(0x9E3779B97F4A7C15)  # Fibonacci hashing (Knuth, TAOCP vol. 3, 6.4)
+
+
+@njit(cache=True)
+def tic_tac_toe_key(state: np.ndarray) -> np.uint64:
+    """Player 0's and player 1's 9-bit stone boards side by side (the ply is their popcount)."""
+    return np.uint64(state[0]) | (np.uint64(state[1]) << np.uint64(9))
+
+
+@njit(cache=True)
+def hex_key(state: np.ndarray) -> np.uint64:
+    """Each cell's colour (0 empty, 1 player 0, 2 player 1) in two bits; the edge bits a stone
+    carries and the winner follow from the colours. Exact up to 31 cells (Hex 5x5)."""
+    key = np.uint64(0)
+    for cell in range(state.shape[0] - 2):
+        key |= np.uint64(state[cell] & 3) << np.uint64(2 * cell)
+    return key
+
+
+# Which rules a compiled search runs. The kernels are chosen inside compiled code rather than
+# passed in: numba types a function argument by the identity of its dispatcher, which changes in
+# every process, so a search that took the kernels as arguments would be compiled anew (seconds)
+# by every process instead of loaded from numba's cache.
+TIC_TAC_TOE_RULES, HEX_RULES = 0, 1
+
+
+@njit(cache=True)
+def _apply(rules: int, state: np.ndarray, action: int, out: np.ndarray) -> None:
+    if rules == HEX_RULES:
+        hex_rules.apply_into(state, action, out)
+    else:
+        tic_tac_toe.apply_into(state, action, out)
+
+
+@njit(cache=True)
+def _legal(rules: int, state: np.ndarray, mask_out: np.ndarray) -> int:
+    if rules == HEX_RULES:
+        return hex_rules.legal_into(state, mask_out)
+    return tic_tac_toe.legal_into(state, mask_out)
+
+
+@njit(cache=True)
+def _status(rules: int, state: np.ndarray) -> tuple[bool, float]:
+    if rules == HEX_RULES:
+        return hex_rules.status(state)
+    return tic_tac_toe.status(state)
+
+
+@njit(cache=True)
+def _key(rules: int, state: np.ndarray) -> np.uint64:
+    if rules == HEX_RULES:
+        return hex_key(state)
+    return tic_tac_toe_key(state)
+
+
+def centre_first(height: int, width: int) -> np.ndarray:
+    """The cells of a board ordered by distance from its centre (row-major among equals): central
+    moves are the strong ones in both games, and alpha-beta prunes most when it tries the best
+    move first."""
+    rows, columns = np.divmod(np.arange(height * width), width)
+    distance = np.abs(rows - (height - 1) / 2) + np.abs(columns - (width - 1) / 2)
+    return np.argsort(distance, kind="stable").astype(np.int64)
+
+
+@njit(cache=True, inline="always")
+def _slot_of(keys: np.ndarray, stored_key: np.uint64) -> int:
+    """The slot holding ``stored_key``, or the empty slot where it would go (linear probing)."""
+    mask = np.uint64(keys.shape[0] - 1)
+    shift = np.uint64(64 - int(np.log2(keys.shape[0])))
+    slot = int((stored_key * _HASH_MULTIPLIER) >> shift)
+    while keys[slot] != 0 and keys[slot] != stored_key:
+        slot = int((np.uint64(slot) + np.uint64(1)) & mask)
+    return slot
+
+
+@njit(cache=True)
+def _grown(
+    keys: np.ndarray, bounds: np.ndarray, best_moves: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The table rehashed into twice as many slots."""
+    new_keys = np.zeros(2 * keys.shape[0], np.uint64)
+    new_bounds = np.zeros(2 * keys.shape[0], np.int8)
+    new_moves = np.full(2 * keys.shape[0], -1, np.int16)
+    for old in range(keys.shape[0]):
+        if keys[old] != 0:
+            slot = _slot_of(new_keys, keys[old])
+            new_keys[slot] = keys[old]
+            new_bounds[slot] = bounds[old]
+            new_moves[slot] = best_moves[old]
+    return new_keys, new_bounds, new_moves
+
+
+# Bounds in one byte: (lower + 1) * 3 + (upper + 1), both in -1..1.
+
+
+@njit(cache=True)
+def _probe(keys: np.ndarray, bounds: np.ndarray, best_moves: np.ndarray, stored_key: np.uint64):  # noqa: ANN202
+    """(lower, upper, best move or -1) the table holds for a position; (-1, 1, -1) if none."""
+    slot = _slot_of(keys, stored_key)
+    if keys[slot] != stored_key:
+        return -1, 1, -1
+    return bounds[slot] // 3 - 1, bounds[slot] % 3 - 1, int(best_moves[slot])
+
+
+@njit(cache=True)
+def _store(keys, bounds, best_moves, used, stored_key, value, alpha, beta, best_move):  # noqa: ANN001, ANN202
+    """Record what a fail-soft search with window (alpha, beta) proved, ``value`` an upper bound
+    at or below alpha, a lower bound at or above beta, exact between, intersected with what the
+    table knew, and the position's best move; returns the table (doubled when it fills) and the
+    slots in use."""
+    lower = value if value > alpha else -1
+    upper = value if value < beta else 1
+    if used + 1 > MAX_LOAD * keys.shape[0]:
+        keys, bounds, best_moves = _grown(keys, bounds, best_moves)
+    slot = _slot_of(keys, stored_key)
+    if keys[slot] == stored_key:
+        lower = max(lower, bounds[slot] // 3 - 1)
+        upper = min(upper, bounds[slot] % 3 - 1)
+    else:
+        keys[slot] = stored_key
+        used += 1
+    bounds[slot] = np.int8((lower + 1) * 3 + upper + 1)
+    best_moves[slot] = best_move
+    return keys, bounds, best_moves, used
+
+
+@njit(cache=True)
+def _order_moves(mask, order, hint, history, moves):  # noqa: ANN001
+    """Write the legal moves into ``moves`` (returns their number): the table's best move first,
+    then by history score (moves that caused cut-offs elsewhere, Schaeffer 1989), ties in the
+    static order."""
+    count = 0
+    for action in order:
+        if mask[action] and action != hint:
+            # Insertion sort: a stable order by falling history score.
+            index = count
+            while index > 0 and history[moves[index - 1]] < history[action]:
+                moves[index] = moves[index - 1]
+                index -= 1
+            moves[index] = action
+            count += 1
+    if hint >= 0:
+        moves[1 : count + 1] = moves[:count].copy()
+        moves[0] = hint
+        count += 1
+    return count
+
+
+@njit(cache=True)
+def negamax(  # noqa: ANN001, ANN201
+    rules, root, alpha, beta, order, keys, bounds, best_moves, used
+):
+    """Fail-soft negamax alpha-beta from ``root`` with window (alpha, beta), iterative (an explicit
+    stack, one frame per ply). Returns (value for the mover at ``root``, the table's three arrays,
+    which may have been replaced by larger ones, slots in use, positions visited). With the
+    window (-1, 1) the value is exact: every result is then inside it or at its ends, -1 and 1,
+    which bound every value."""
+    num_actions = order.shape[0]
+    frames = num_actions + 2
+    states = np.empty((frames, root.shape[0]), root.dtype)
+    moves = np.empty((frames, num_actions + 1), np.int64)
+    move_counts = np.zeros(frames, np.int64)
+    next_moves = np.zeros(frames, np.int64)
+    alphas = np.zeros(frames, np.int64)
+    betas = np.zeros(frames, np.int64)
+    window_lows = np.zeros(frames, np.int64)  # alpha on entry, after the table's bounds
+    bests = np.zeros(frames, np.int64)
+    best_at = np.zeros(frames, np.int64)
+    stored_keys = np.zeros(frames, np.uint64)
+    history = np.zeros(num_actions, np.int64)
+    mask = np.zeros(num_actions, np.bool_)
+    child = np.empty_like(root)
+    states[0] = root
+    alphas[0], betas[0] = alpha, beta
+    depth, value, nodes = 0, 0, 0
+    entering = True
+    while True:
+        if entering:
+            nodes += 1
+            state = states[depth]
+            finished, terminal_value = _status(rules, state)
+            value = int(terminal_value)
+            if not finished:
+                stored_key = _key(rules, state) | _OCCUPIED
+                low, high, hint = _probe(keys, bounds, best_moves, stored_key)
+                if low >= betas[depth] or low == high:
+                    finished, value = True, low
+                elif high <= alphas[depth]:
+                    finished, value = True, high
+            if not finished:
+                alphas[depth] = max(alphas[depth], low)
+                betas[depth] = min(betas[depth], high)
+                window_lows[depth] = alphas[depth]
+                stored_keys[depth] = stored_key
+                _legal(rules, state, mask)
+                count = _order_moves(mask, order, hint, history, moves[depth])
+                # A move that wins at once is best: spare the search of the others.
+                for index in range(count):
+                    _apply(rules, state, moves[depth, index], child)
+                    done, terminal_value = _status(rules, child)
+                    if done and terminal_value < 0:
+                        winner = moves[depth, index]
+                        moves[depth, index] = moves[depth, 0]
+                        moves[depth, 0] = winner
+                        break
+                move_counts[depth], next_moves[depth] = count, 0
+                bests[depth], best_at[depth] = -2, -1
+        else:
+            # A child of the frame at ``depth`` returned ``value`` for its own mover.
+            score = -value
+            if score > bests[depth]:
+                bests[depth] = score
+                best_at[depth] = moves[depth, next_moves[depth] - 1]
+                alphas[depth] = max(alphas[depth], score)
+            finished = alphas[depth] >= betas[depth] or next_moves[depth] == move_counts[depth]
+            if finished:
+                value = bests[depth]
+                if value >= betas[depth]:  # a cut-off: credit the move, more the bigger the tree
+                    history[best_at[depth]] += 1 << min(move_counts[depth], 40)
+                keys, bounds, best_moves, used = _store(
+                    keys, bounds, best_moves, used, stored_keys[depth], value,
+                    window_lows[depth], betas[depth], best_at[depth],
+                )  # fmt: skip
+        if finished:
+            if depth == 0:
+                return value, keys, bounds, best_moves, used, nodes
+            depth -= 1
+            entering = False
+            continue
+        # Descend into the next move of the frame at ``depth``.
+        _apply(rules, states[depth], moves[depth, next_moves[depth]], states[depth + 1])
+        next_moves[depth] += 1
+        alphas[depth + 1], betas[depth + 1] = -betas[depth], -alphas[depth]
+        depth += 1
+        entering = True
+
+
+def _rules_and_order(game: Game) -> tuple[int, np.ndarray] | None:
+    """The compiled rules' number and the static move order of a game with a solver, else None."""
+    if game.name == "tic_tac_toe":
+        return TIC_TAC_TOE_RULES, centre_first(3, 3)
+    size = game.params.get("board_size")
+    if game.name == "hex" and size in HEX_SIZES:
+        return HEX_RULES, centre_first(size, size)
+    return None
+
+
+def has_solver(game: Game) -> bool:
+    """Whether :func:`solver_for` has an exact solver for this game and size."""
+    return _rules_and_order(game) is not None
+
+
+def no_solver_message(game: Game) -> str:
+    """The one line that refuses a game without a solver, naming those that have one."""
+    sizes = f"Hex {HEX_SIZES[0]}x{HEX_SIZES[0]} to {HEX_SIZES[-1]}x{HEX_SIZES[-1]}"
+    return f"no exact solver for {game.display_name}: solvers exist for tic-tac-toe and {sizes}"
+
+
+class Solver:
+    """Perfect play for one game; the transposition table grows as positions are solved and lives
+    as long as the Solver (:func:`solver_for` keeps one per game, so prefer it)."""
+
+    def __init__(self, game: Game) -> None:
+        found = _rules_and_order(game)
+        if found is None:
+            from experiment import UserError  # a leaf package: games stays free of the rest
+
+            raise UserError(no_solver_message(game))
+        self.game = game
+        self.rules, self.order = found
+        self.keys = np.zeros(1 << INITIAL_TABLE_BITS, np.uint64)
+        self.bounds = np.zeros(1 << INITIAL_TABLE_BITS, np.int8)
+        self.best_moves = np.full(1 << INITIAL_TABLE_BITS, -1, np.int16)
+        self.used = 0  # slots of the table in use
+        self.nodes = 0  # positions visited by all searches so far
+
+    def _solve(self, state: np.ndarray) -> int:
+        value, self.keys, self.bounds, self.best_moves, self.used, nodes = negamax(
+            self.rules, state, -1, 1, self.order, self.keys, self.bounds, self.best_moves, self.used
+        )
+        self.nodes += nodes
+        return int(value)
+
+    def _checked(self, state: np.ndarray) -> np.ndarray:
+        state = np.ascontiguousarray(state)
+        if state.shape != (self.game.state_size,) or state.dtype != self.game.state_dtype:
+            raise ValueError(
+                f"{self.game.name}: a state is a ({self.game.state_size},) "
+                f"{self.game.state_dtype} array, got {state.shape} {state.dtype}"
+            )
+        return state
+
+    def value(self, state: np.ndarray) -> int:
+        """The exact value of ``state`` for the player to move: 1 win, 0 draw, -1 loss (at a
+        terminal state, its result for the player who would move)."""
+        return self._solve(self._checked(state))
+
+    def move_values(self, state: np.ndarray) -> np.ndarray:
+        """Float64 (num_actions,): the exact value of each legal move for the player to move
+        (1 / 0 / -1), NaN for illegal moves (all NaN at a terminal state)."""
+        state = self._checked(state)
+        values = np.full(self.game.num_actions, np.nan)
+        for action in self.game.legal_actions(state):
+            values[action] = -self._solve(self.game.apply(state, action))
+        return values
+
+    def optimal_moves(self, state: np.ndarray) -> list[int]:
+        """The legal moves whose value is the position's, in increasing order ([] at the end)."""
+        values = self.move_values(state)
+        if np.isnan(values).all():
+            return []
+        return [int(action) for action in np.flatnonzero(values == np.nanmax(values))]
+
+    def draw_optimal_move(self, state: np.ndarray, seed: int) -> int:
+        """One of the optimal moves, uniformly, drawn by ``np.random.default_rng(seed)``."""
+        return int(np.random.default_rng(seed).choice(self.optimal_moves(state)))
+
+
+_SOLVERS: dict[Game, Solver] = {}
+
+
+def solver_for(game: Game) -> Solver:
+    """The one Solver of ``game`` in this process, its table shared by every caller. Raises
+    experiment.UserError naming the game and the games that have a solver."""
+    if game not in _SOLVERS:
+        _SOLVERS[game] = Solver(game)
+    return _SOLVERS[game]
+
+
+@dataclass
+class SolverBot:
+    """Perfect play: a uniformly random optimal move, drawn from each position's seed."""
+
+    game: Game
+    name: str = "solver"
+
+    def __post_init__(self) -> None:
+        self.solver = solver_for(self.game)
+
+    def choose(self, states: np.ndarray, seeds: np.ndarray) -> np.ndarray:
+        """Moves (L,) int64 for L non-terminal states (L, state_size), one seed (L,) each."""
+        moves = np.empty(len(states), np.int64)
+        for i, (state, seed) in enumerate(zip(states, seeds, strict=True)):
+            moves[i] = self.solver.draw_optimal_move(state, int(seed))
+        return moves
