@@ -13,7 +13,7 @@ import pytest
 from experiment import UserError
 from games import make_game
 from games.solver import SolverBot, has_solver, solver_for
-from ponder.commands._bots import game_of_players, make_player
+from ponder.commands._bots import make_player, players_and_game
 from search.analysis import analyze, serve
 from search.play import RandomBot, mcts_bot, play_games, score_of
 
@@ -143,7 +143,7 @@ def test_solver_bot_never_loses_against_random_and_mcts(name: str, params: dict)
     assert score_of(random_records, "solver")[0] > 0  # it also wins, not only draws
 
 
-def test_make_player_solver_and_game_of_players() -> None:
+def test_make_player_solver_and_the_game_of_players() -> None:
     game = make_game("tic_tac_toe")
     player = make_player(game, "solver", 200)
     assert player.name == "solver"
@@ -154,7 +154,12 @@ def test_make_player_solver_and_game_of_players() -> None:
     assert str(error.value) == NO_HEX_7
     # solver is not a checkpoint: without --game there is no game to take from one
     with pytest.raises(UserError, match="--game"):
-        game_of_players(None, ["solver", "random"])
+        players_and_game(["solver", "random"], None)
+    # a word with "=" before any "," is one of the game's parameters
+    players, hex3 = players_and_game(["solver", "board_size=3", "mcts:8,uct.solve=false"], "hex")
+    assert players == ["solver", "mcts:8,uct.solve=false"] and hex3 == make_game(
+        "hex", board_size=3
+    )
 
 
 def test_analyze_with_the_solver_bot() -> None:

@@ -24,6 +24,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -31,6 +32,9 @@ from experiment import UserError
 from experiment.checkpoint import list_checkpoints, read_info
 from tradeoff.fit import FitConfig, Row, TradeoffFit, fit_tradeoff
 from tradeoff.tournament import TournamentConfig
+
+if TYPE_CHECKING:
+    from games.base import Game
 
 OUTPUTS = ("results.csv", "fit.json", "elo_vs_train.png", "elo_vs_test.png", "frontier.png",
            "report.md")  # fmt: skip
@@ -222,25 +226,18 @@ def choose_snapshots(run: Path, count: int) -> list[Snapshot]:
 
 
 def agent_specs(
-    game: object, snapshots: Sequence[Snapshot], config: TradeoffConfig
+    game: Game, snapshots: Sequence[Snapshot], config: TradeoffConfig
 ) -> tuple[list[str], list[str]]:
     """(every agent, the anchors among them): ``random`` first, then the snapshots by train
     FLOPs, each at every budget, then the other anchors (``solver`` only where the game has one),
     an order in which neighbours are close in strength (the adaptive tournament starts from it)."""
+    from games.solver import has_solver
+
     anchors = [a for a in config.anchors if a != "solver" or has_solver(game)]
     nets = [f"{s.path}@{b}" for s in sorted(snapshots, key=lambda s: s.train_flops)
             for b in config.budgets]  # fmt: skip
     first = [a for a in anchors if a == "random"]
     return first + nets + [a for a in anchors if a != "random"], anchors
-
-
-def has_solver(game: object) -> bool:
-    """Whether perfect play is available for ``game`` (games.solver, where it exists)."""
-    try:
-        from games.solver import has_solver as solver_exists
-    except ImportError:
-        return False
-    return bool(solver_exists(game))
 
 
 # --- phase 4: ratings, fit and outputs ---------------------------------------------------------

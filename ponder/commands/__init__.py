@@ -141,7 +141,12 @@ def add_player_arguments(parser: argparse.ArgumentParser, count: int | str) -> N
     (``match``, ``tactics``): ``count`` player specs (an argparse ``nargs``), the game, the nets'
     default budget and ``--search`` changes of every player's rule constants."""
     parser.add_argument(
-        "player", nargs=count, metavar="PLAYER", help="random, mcts:N, solver, RUN[@N]"
+        "player", nargs=count, metavar="PLAYER",
+        help="random, mcts:N, solver, RUN[@N[:RULE]]; after them, the game's key=value "
+        "parameters (board_size=5 for hex)",
+    )  # fmt: skip
+    parser.add_argument(
+        "game_parameters", nargs="*", default=[], metavar="key=value", help=argparse.SUPPRESS
     )
     parser.add_argument("--game", help="the game (default: the checkpoint's own)")
     parser.add_argument("--sims", type=int, default=200, help="net simulations (default 200)")

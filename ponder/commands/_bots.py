@@ -89,20 +89,32 @@ def _net_spec(spec: str, base: str) -> tuple[str, int | None, str | None]:
     return path, int(simulations), rule or None
 
 
-def game_of_players(game_name: str | None, specs: Sequence[str]) -> Game:
-    """The game named, or else the game the first net player (not random, mcts:N or solver) was
-    trained on."""
+def players_and_game(
+    words: Sequence[str], game_name: str | None, game_parameters: Sequence[str] = ()
+) -> tuple[list[str], Game]:
+    """The player specs among ``words`` and the game they play: ``game_name`` with its
+    ``key=value`` parameters (``board_size=5``; argparse cannot tell a word with ``=`` before
+    any ``,`` from a player, so such words are parameters too), or else the game the first net
+    player (not random, mcts:N or solver) was trained on."""
     from experiment import UserError
-    from games import make_game
 
-    bases = [spec.split(",")[0] for spec in specs]
+    players: list[str] = []
+    parameters = list(game_parameters)
+    for word in words:
+        is_parameter = "=" in word and ("," not in word or word.index("=") < word.index(","))
+        (parameters if is_parameter else players).append(word)
+    if game_name is not None:
+        from experiment.config import load_config
+
+        return players, load_config(GameConfig, None, [f"name={game_name}", *parameters]).make()
+    if parameters:
+        raise UserError(f"game parameters {parameters} need the game named with --game")
+    bases = [spec.split(",")[0] for spec in players]
     nets = [
         base for base in bases if base not in ("random", "solver") and not base.startswith("mcts:")
     ]
-    if game_name is not None:
-        return make_game(game_name)
     if not nets:
         raise UserError("name the game with --game (no player is a checkpoint)")
     from selfplay.agent import checkpoint_config
 
-    return checkpoint_config(nets[0].rsplit("@", 1)[0]).game.make()
+    return players, checkpoint_config(_net_spec(nets[0], nets[0])[0]).game.make()

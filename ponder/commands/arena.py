@@ -17,10 +17,6 @@ from ponder.commands import Command, add_player_arguments
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_player_arguments(parser, "+")
-    parser.add_argument(
-        "game_overrides", nargs="*", default=[], metavar="key=value",
-        help="the game's parameters, e.g. board_size=5 for hex",
-    )  # fmt: skip
     parser.add_argument("--games", type=int, default=20, help="per pair, even (default 20)")
     parser.add_argument("--record", required=True, help="the JSON-lines record (resumed)")
     parser.add_argument("--openings", type=int, default=2, help="random opening moves (2)")
@@ -33,25 +29,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--bootstrap", type=int, default=1000, help="table resamples (1000)")
 
 
-def split_arguments(args: argparse.Namespace) -> tuple[list[str], list[str]]:
-    """argparse cannot tell agents from the game's ``key=value``: a word with ``=`` before any
-    ``,`` is a game parameter (``board_size=5``), anything else an agent
-    (``mcts:8,uct.solve=false``)."""
-    agents: list[str] = []
-    game_parameters: list[str] = list(args.game_overrides)
-    for word in args.player:
-        is_parameter = "=" in word and ("," not in word or word.index("=") < word.index(","))
-        (game_parameters if is_parameter else agents).append(word)
-    return agents, game_parameters
-
-
 def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from experiment import UserError
-    from experiment.config import load_config
     from experiment.ratings import default_anchor, rate
-    from games.config import GameConfig
+    from ponder.commands._bots import players_and_game
     from ponder.commands.elo import rating_table
     from tradeoff.tournament import (
         TournamentConfig,
@@ -60,11 +43,9 @@ def run(args: argparse.Namespace) -> int:
         run_tournament,
     )
 
-    agents, game_parameters = split_arguments(args)
     if args.game is None:
         raise UserError("name the game with --game, e.g. --game tic_tac_toe")
-    game_config = load_config(GameConfig, None, [f"name={args.game}", *game_parameters])
-    game = game_config.make()
+    agents, game = players_and_game(args.player, args.game, args.game_parameters)
     config = TournamentConfig(
         games=args.games, openings=args.openings, pairs=args.pairs,
         target_interval=args.target_interval, seed=args.seed, batch=args.batch,

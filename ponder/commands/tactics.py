@@ -30,13 +30,13 @@ def run(args: argparse.Namespace) -> int:
     import time
 
     from experiment import UserError
-    from ponder.commands._bots import game_of_players, make_player
+    from ponder.commands._bots import make_player, players_and_game
     from tradeoff.tactics import score_tactics, tactic_set
 
     if args.positions < 2 or args.proven < 0:
         raise UserError("--positions must be at least 2 (half wins, half blocks), --proven >= 0")
-    game = game_of_players(args.game, args.player)
-    players = [make_player(game, spec, args.sims, args.search) for spec in args.player]
+    specs, game = players_and_game(args.player, args.game, args.game_parameters)
+    players = [make_player(game, spec, args.sims, args.search) for spec in specs]
     start = time.perf_counter()
     tactics = tactic_set(game, args.positions, args.proven, args.seed, args.min_plies)
     print(
@@ -44,7 +44,7 @@ def run(args: argparse.Namespace) -> int:
         f"{time.perf_counter() - start:.0f} s",
         flush=True,
     )
-    for spec, player in zip(args.player, players, strict=True):
+    for spec, player in zip(specs, players, strict=True):
         for score in score_tactics(game, player, tactics, seed=args.seed):
             print(
                 f"{spec:>32} {score.kind:>6}: {score.correct}/{score.positions} right, "
