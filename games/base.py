@@ -250,7 +250,8 @@ class KernelGame(ABC):
 
     def _illegal_message(self, action: int, mask: np.ndarray) -> str:
         if not mask.any():
-            return f"{self.name}: move {action} is illegal: the game is over"
+            shown = self.action_to_text(action) if 0 <= action < self.num_actions else action
+            return f"{self.name}: move {shown} (action {action}) is illegal: the game is over"
         legal = ", ".join(f"{self.action_to_text(int(a))} ({int(a)})" for a in np.flatnonzero(mask))
         if not 0 <= action < self.num_actions:
             return (

@@ -14,7 +14,7 @@ A bad request gets ``{"id": ..., "error": "..."}`` and the engine keeps serving.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import IO, Any
 
 import numpy as np
@@ -49,7 +49,7 @@ def _game_of(request: dict[str, Any]) -> Game:
     params = {}
     if "board_size" in request:
         if name != "hex":
-            raise RequestError(f"field 'board_size' applies to hex only, not {name!r}")
+            raise RequestError(f"field 'board_size' applies to hex only, not {_shown(name)}")
         params["board_size"] = request["board_size"]
     try:
         return make_game(name, **params)
@@ -65,9 +65,9 @@ def _position(game: Game, moves: Any) -> np.ndarray:
     try:
         state = game.state_from_moves(moves)
     except ValueError as error:
-        raise RequestError(f"bad 'moves' {moves!r}: {error}") from error
+        raise RequestError(f"bad 'moves' {_shown(moves)}: {_cut(str(error))}") from error
     if game.is_terminal(state):
-        raise RequestError(f"the game is already over after moves {moves!r}")
+        raise RequestError(f"the game is already over after moves {_shown(moves)}")
     return state
 
 
@@ -81,17 +81,17 @@ def analyze(request: dict[str, Any], bot_factory: BotFactory = mcts_only) -> dic
     checkpoint = request.get("checkpoint")
     bot_kind = request.get("bot", "net" if checkpoint else "mcts")
     if bot_kind not in ("mcts", "net", "solver"):
-        raise RequestError(f"field 'bot' must be 'mcts', 'net' or 'solver', got {bot_kind!r}")
+        raise RequestError(f"field 'bot' must be 'mcts', 'net' or 'solver', got {_shown(bot_kind)}")
     if bot_kind == "net" and not checkpoint:
         raise RequestError("bot 'net' needs a 'checkpoint' (a run directory or checkpoint file)")
     simulations = request.get("sims", 800)
-    if not isinstance(simulations, int) or not 1 <= simulations <= MAX_SIMULATIONS:
+    if not _is_integer(simulations) or not 1 <= simulations <= MAX_SIMULATIONS:
         raise RequestError(
-            f"field 'sims' must be an integer in 1..{MAX_SIMULATIONS}, got {simulations!r}"
+            f"field 'sims' must be an integer in 1..{MAX_SIMULATIONS}, got {_shown(simulations)}"
         )
     seed = request.get("seed", 0)
-    if not isinstance(seed, int):
-        raise RequestError(f"field 'seed' must be an integer, got {seed!r}")
+    if not _is_integer(seed):
+        raise RequestError(f"field 'seed' must be an integer, got {_shown(seed)}")
     if bot_kind == "solver":
         return _solver_answer(request.get("id"), game, state, seed)
     bot = bot_factory(game, simulations, checkpoint if bot_kind == "net" else None)
@@ -105,6 +105,19 @@ def analyze(request: dict[str, Any], bot_factory: BotFactory = mcts_only) -> dic
         "visits": int(result.visit_counts[0].sum()),
         "value": round(float(result.root_values[0]), 4),
     }
+
+
+def _is_integer(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)  # JSON true is no count
+
+
+def _shown(value: Any, limit: int = 80) -> str:
+    """A client's value in an error line, cut short: a 1 MB field is not echoed back."""
+    return _cut(repr(value), limit)
+
+
+def _cut(text: str, limit: int = 300) -> str:
+    return text if len(text) <= limit else f"{text[:limit]}... ({len(text)} characters)"
 
 
 def _solver_answer(request_id: Any, game: Game, state: np.ndarray, seed: int) -> dict[str, Any]:
@@ -126,14 +139,20 @@ def _solver_answer(request_id: Any, game: Game, state: np.ndarray, seed: int) ->
     }
 
 
-def serve(lines: IO[str], out: IO[str], bot_factory: BotFactory = mcts_only) -> int:
-    """Answer every line of ``lines`` on ``out``; return the number of error answers."""
+def serve(lines: Iterable[bytes | str], out: IO[str], bot_factory: BotFactory = mcts_only) -> int:
+    """Answer every line of ``lines`` (text, or bytes decoded as UTF-8 line by line, so that a
+    bad byte costs its line an error answer and nothing else) on ``out``; return the number of
+    error answers."""
     errors = 0
-    for line in lines:
-        if not line.strip():
-            continue
+    for number, raw in enumerate(lines, 1):
         request_id = None
         try:
+            try:
+                line = raw.decode() if isinstance(raw, bytes) else raw
+            except UnicodeDecodeError as error:
+                raise RequestError(f"line {number} is not UTF-8 text: {error}") from None
+            if not line.strip():
+                continue
             request = json.loads(line)
             if not isinstance(request, dict):
                 raise RequestError("a request must be a JSON object")
@@ -142,10 +161,16 @@ def serve(lines: IO[str], out: IO[str], bot_factory: BotFactory = mcts_only) -> 
         except json.JSONDecodeError as error:
             answer, errors = {"id": None, "error": f"invalid JSON: {error}"}, errors + 1
         except RequestError as error:
-            answer, errors = {"id": request_id, "error": str(error)}, errors + 1
+            answer, errors = {"id": _plain_id(request_id), "error": str(error)}, errors + 1
         except Exception as error:  # e.g. an unreadable checkpoint: answer it, keep serving
-            message = f"{type(error).__name__}: {error}"
-            answer, errors = {"id": request_id, "error": message}, errors + 1
+            message = _cut(f"{type(error).__name__}: {error}")
+            answer, errors = {"id": _plain_id(request_id), "error": message}, errors + 1
         out.write(json.dumps(answer) + "\n")
         out.flush()
     return errors
+
+
+def _plain_id(request_id: Any) -> Any:
+    """The request's id as given, unless it is too long to echo (then cut, as text)."""
+    text = json.dumps(request_id)
+    return request_id if len(text) <= 200 else _shown(request_id)

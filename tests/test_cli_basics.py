@@ -286,3 +286,9 @@ def test_play_header_names_the_game_for_people(capsys, monkeypatch):
     monkeypatch.setattr(sys, "stdin", io.StringIO("quit\n"))
     assert main(["play", "--game", "hex", "game.board_size=5", "--sims", "2"]) == 0
     assert capsys.readouterr().out.startswith("Hex 5x5: you move first;")
+
+
+def test_analyze_with_a_missing_input_file_fails_in_one_line(tmp_path, capsys):
+    assert main(["analyze", "--input", str(tmp_path / "missing.jsonl")]) == 2
+    error = capsys.readouterr().err.strip()
+    assert error.startswith("ponder: error: cannot read --input") and len(error.splitlines()) == 1

@@ -127,6 +127,27 @@ def test_analysis_engine_answers_and_survives_bad_lines():
     assert answers[5]["best_move"] == "3" and answers[5]["value"] > 0.5
 
 
+def test_analysis_answers_bad_bytes_booleans_finished_games_and_huge_fields_in_one_line():
+    good = json.dumps({"id": "ok", "game": "tic_tac_toe", "moves": "1", "sims": 50}).encode()
+    lines = [
+        good + b"\n",
+        b"\xff\xfe not UTF-8\n",
+        json.dumps({"id": "b", "game": "tic_tac_toe", "sims": True}).encode(),
+        json.dumps({"id": "over", "game": "tic_tac_toe", "moves": "1425369"}).encode(),
+        json.dumps({"id": "huge", "game": "connect_four", "moves": "8" * 1_000_000}).encode(),
+        good,
+    ]
+    out = io.StringIO()
+    assert serve(lines, out) == 4
+    answers = [json.loads(line) for line in out.getvalue().splitlines()]
+    assert [a["id"] for a in answers] == ["ok", None, "b", "over", "huge", "ok"]
+    assert "line 2 is not UTF-8" in answers[1]["error"]
+    assert "field 'sims' must be an integer" in answers[2]["error"]
+    assert "move 6 (action 5) is illegal: the game is over" in answers[3]["error"]
+    assert len(answers[4]["error"]) < 1000 and "1000002 characters" in answers[4]["error"]
+    assert answers[5] == answers[0]
+
+
 def test_person_against_bot_refuses_bad_moves():
     # The person plays X; "0", "banana" and an occupied cell are refused, then the game goes on.
     moves = io.StringIO("0\nbanana\n1\n1\n2\n3\n4\n5\n6\n7\n8\n9\n")

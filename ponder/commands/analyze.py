@@ -16,14 +16,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     import sys
 
+    from experiment import UserError
     from ponder.commands._bots import make_bot
     from search.analysis import serve
 
     if args.input == "-":
-        serve(sys.stdin, sys.stdout, make_bot)
-    else:
-        with open(args.input, encoding="utf-8") as lines:
-            serve(lines, sys.stdout, make_bot)
+        serve(sys.stdin.buffer, sys.stdout, make_bot)
+        return 0
+    try:
+        lines = open(args.input, "rb")  # bytes: a bad byte costs only its own line
+    except OSError as error:
+        raise UserError(f"cannot read --input '{args.input}': {error.strerror}") from None
+    with lines:
+        serve(lines, sys.stdout, make_bot)
     return 0
 
 
