@@ -57,3 +57,14 @@ def test_smoke_sweep_writes_every_output_and_resumes_without_recomputing(tmp_pat
     assert (output / "games.jsonl").read_bytes() == games
     assert sorted(p.name for p in (output / "runs").rglob("step_*.json")) == checkpoints
     assert {name: (output / name).stat().st_mtime_ns for name in OUTPUTS} == written
+
+    # A tournament killed part-way (its record cut after 300 games, the last line half
+    # written, as kill -9 leaves it), rerun: the same games and the same table.
+    table_before = (output / "results.csv").read_text()
+    for name in OUTPUTS:
+        (output / name).unlink()
+    lines = games.splitlines(keepends=True)
+    (output / "games.jsonl").write_bytes(b"".join(lines[:300]) + lines[300][:40])
+    assert main(arguments) == 0
+    assert sorted((output / "games.jsonl").read_bytes().splitlines()) == sorted(games.splitlines())
+    assert (output / "results.csv").read_text() == table_before
