@@ -78,9 +78,7 @@ def run_pipeline(
         policy = policy_phase(context)
         labels = labels_phase(context, policy)
         verifiers = verifiers_phase(context, policy, labels)
-        evaluation = EvaluationPhase(
-            context, policy.policy, verifiers.prm, verifiers.orm, verifiers.key
-        )
+        evaluation = EvaluationPhase(context, policy.policy, verifiers.verifiers, verifiers.key)
         results = evaluation.run()
         ledger = ComputeLedger().add(
             sft_flops=policy.flops + verifiers.flops,

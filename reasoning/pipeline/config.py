@@ -71,7 +71,7 @@ class VerifierSection:
 class BeamSection:
     budgets: tuple[int, ...] = (4, 8, 16, 32, 64)  # N samples per level (num_beams = N / M)
     expansions: int = 4  # M
-    selection: Literal["argmax", "weighted", "majority"] = "argmax"
+    selection: Literal["argmax", "weighted", "majority"] = "argmax"  # also DVTS's
 
 
 @dataclass(frozen=True)
@@ -102,6 +102,7 @@ class EvaluationSection:
     subset_trials: int = 400  # Lightman et al. 2023
     tree_verifier: Literal["prm", "orm"] = "prm"  # the value of beam search and MCTS
     oracle_searches: bool = True  # also beam / MCTS (mcts.oracle_rules) valued by the checker
+    dvts: bool = True  # also DVTS at the beam budgets: N / M independent subtrees of one beam
     beam: BeamSection = field(default_factory=BeamSection)
     mcts: MctsSection = field(default_factory=MctsSection)
     bootstrap: int = 1000  # resamples of problems for the intervals

@@ -4,7 +4,12 @@
 - best-of-N from one pool of ``pool_size`` samples per problem: for each N and selection,
   ``subset_trials`` random subsets of size N are drawn and their results averaged (Lightman et
   al. 2023); the oracle selection is coverage, computed exactly with the unbiased pass@k;
-- beam search and MCTS (PUCT, Gumbel) with the PRM (or ORM) as value, and with the oracle.
+- beam search, DVTS and MCTS (PUCT, Gumbel) with the PRM (or ORM) as value, and with the
+  oracle.
+
+A majority vote is run only on tasks whose answers can differ (``Task.answers_differ``): on
+Countdown every finished solution names the target, so the vote is the first finished sample,
+which ``best_of_n/random_finished`` reports under its own name on every task.
 
 Each (method, budget) is saved as ``evaluation/<method>@<budget>.json`` with per-problem
 arrays; a saved one with the same fingerprint is reused. Costs per problem are test FLOPs
@@ -17,7 +22,7 @@ from __future__ import annotations
 import functools
 import json
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,24 +35,30 @@ from reasoning.searches import (
     SearchOutcome,
     beam_search,
     best_of_n_selection,
+    dvts_search,
     greedy_solutions,
     mcts_search,
     pass_at_k,
     sample_solutions,
     subset_trials,
 )
+from reasoning.searches.selection import PROCESS_VERIFIERS
 from reasoning.verifiers.base import Verifier, aggregate
 from reasoning.verifiers.oracle import OracleVerifier
 
 POOL_FILE = "pool.jsonl"
+# bumped when a saved result's meaning or fields change, so that older ones are recomputed
+RESULT_VERSION = 2
 
 
 @dataclass(frozen=True)
 class MethodResult:
     """One method at one budget, per test problem (P,): ``correct`` and ``covered`` in [0, 1]
     (averages over subsets for best-of-N), ``missed`` the fraction where a correct candidate was
-    there but a wrong one was chosen; mean costs per problem; ``spent`` the FLOPs this run
-    actually spent on it (a best-of-N subset reuses the pool, so it spends nothing new)."""
+    there but a wrong one was chosen; ``candidates`` and ``distinct`` the finished candidates it
+    chose among and how many distinct texts they were (means over subsets for best-of-N); mean
+    costs per problem; ``spent`` the FLOPs this run actually spent on it (a best-of-N subset
+    reuses the pool, so it spends nothing new)."""
 
     method: str
     budget: int
@@ -59,6 +70,8 @@ class MethodResult:
     policy_tokens: np.ndarray
     verifier_tokens: np.ndarray
     spent: float
+    candidates: np.ndarray
+    distinct: np.ndarray
 
     def to_json(self) -> dict[str, Any]:
         data = {name: getattr(self, name) for name in self.__dataclass_fields__}
@@ -66,7 +79,10 @@ class MethodResult:
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> MethodResult:
-        arrays = ("correct", "covered", "missed", "flops", "policy_tokens", "verifier_tokens")
+        arrays = (
+            "correct", "covered", "missed", "flops", "policy_tokens", "verifier_tokens",
+            "candidates", "distinct",
+        )  # fmt: skip
         fields: dict[str, Any] = {
             k: np.asarray(v, np.float64) if k in arrays else v for k, v in data.items()
         }
@@ -90,18 +106,31 @@ def _from_outcomes(
     # a wrong pick among candidates only exists where there was a choice (not greedy, MCTS)
     chooses = any(len(o.candidates) > 1 for o in outcomes)
     missed = covered * (1 - correct) if chooses else np.full(len(outcomes), np.nan)
+    finished = [[c.text for c in o.candidates if c.finished] for o in outcomes]
     return MethodResult(
         method, budget, unit, correct, covered, missed, flops,
         np.array([o.policy_tokens for o in outcomes], float),
         np.array([o.verifier_tokens for o in outcomes], float),
         float(flops.sum()),
+        np.array([len(texts) for texts in finished], float),
+        np.array([len(set(texts)) for texts in finished], float),
     )  # fmt: skip
+
+
+def distinct_per_row(codes: np.ndarray) -> np.ndarray:
+    """Distinct non-negative values in each row of ``codes`` (T, n) int: (T,)."""
+    ordered = np.sort(codes, axis=1)
+    new = np.ones(ordered.shape, bool)
+    new[:, 1:] = ordered[:, 1:] != ordered[:, :-1]
+    return (new & (ordered >= 0)).sum(axis=1)
 
 
 class EvaluationPhase:
     """Runs (or reloads) every configured method on the first test problems."""
 
-    def __init__(self, context: Context, policy, prm: Verifier, orm: Verifier, key: str):
+    def __init__(self, context: Context, policy, verifiers: Mapping[str, Verifier], key: str):
+        """``verifiers``: the learned ones by name (``prm``, ``prm_checker``, ``orm``); the
+        oracle is added here."""
         config = context.config
         section = config.evaluation
         test = context.task.test
@@ -109,12 +138,9 @@ class EvaluationPhase:
         self.context, self.policy, self.section = context, policy, section
         self.problems = test[:count]
         self.prompts = [context.task.prompt(p) for p in self.problems]
-        self.verifiers = {
-            "prm": prm,
-            "orm": orm,
-            "oracle": OracleVerifier(context.task, self.problems),
-        }
-        self.key = fingerprint(key, section.search, section.problems, section.seed)
+        self.verifiers = {**verifiers, "oracle": OracleVerifier(context.task, self.problems)}
+        self.process_verifiers = [name for name in PROCESS_VERIFIERS if name in verifiers]
+        self.key = fingerprint(key, section.search, section.problems, section.seed, RESULT_VERSION)
         self.directory = context.run.path / "evaluation"
         begin(self.directory, self.key, "evaluation", context.log)
         self.pool_spent = 0.0
@@ -156,11 +182,12 @@ class EvaluationPhase:
         beam, mcts = section.beam, section.mcts
         jobs: list[tuple[str, int, tuple, Any]] = []
         tree_verifiers = [section.tree_verifier] + (["oracle"] if section.oracle_searches else [])
-        for name in tree_verifiers:
-            for budget in beam.budgets:
-                params = (beam.expansions, beam.selection)
-                compute = functools.partial(self._beam, name, budget)
-                jobs.append((f"beam/{name}", budget, params, compute))
+        for family in ("beam", "dvts")[: 1 + section.dvts]:
+            for name in tree_verifiers:
+                for budget in beam.budgets:
+                    params = (beam.expansions, beam.selection)
+                    compute = functools.partial(self._beam, family, name, budget)
+                    jobs.append((f"{family}/{name}", budget, params, compute))
         runs: list[tuple[str, str]] = [(rule, section.tree_verifier) for rule in mcts.rules]
         if section.oracle_searches:
             runs += [(rule, "oracle") for rule in mcts.oracle_rules]
@@ -175,13 +202,16 @@ class EvaluationPhase:
         outcomes = greedy_solutions(self.policy, self.prompts, self.section.search)
         return _from_outcomes("greedy", 1, "samples", self.context.task, self.problems, outcomes)
 
-    def _beam(self, verifier: str, budget: int) -> MethodResult:
+    def _beam(self, family: str, verifier: str, budget: int) -> MethodResult:
+        """Beam search with N / M beams, or DVTS with N / M subtrees (``family``), at N =
+        ``budget`` samples per level."""
         beam = self.section.beam
-        outcomes = beam_search(
+        search = beam_search if family == "beam" else dvts_search
+        outcomes = search(
             self.policy, self.verifiers[verifier], self.prompts, budget // beam.expansions,
             beam.expansions, self.section.search, self.section.seed, selection=beam.selection,
         )  # fmt: skip
-        method = f"beam/{verifier}"
+        method = f"{family}/{verifier}"
         return _from_outcomes(method, budget, "samples", self.context.task, self.problems, outcomes)
 
     def _mcts(self, rule: str, verifier: str, simulations: int) -> MethodResult:
@@ -247,8 +277,9 @@ class EvaluationPhase:
             for prompt, o in zip(prompts, outcomes, strict=True)
             for c in o.candidates
         ]
-        prm, orm = self.verifiers["prm"], self.verifiers["orm"]
-        prm_steps = prm.step_scores(texts)
+        process = {name: self.verifiers[name] for name in self.process_verifiers}
+        steps = {name: verifier.step_scores(texts) for name, verifier in process.items()}
+        orm = self.verifiers["orm"]
         orm_scores = orm.score_prefixes(texts)
         rows, index, task = [], 0, self.context.task
         for p, outcome in zip(problems, outcomes, strict=True):
@@ -256,27 +287,46 @@ class EvaluationPhase:
                 rows.append({
                     "problem": p, "sample": sample, "text": candidate.text,
                     "answer": candidate.answer, "finished": candidate.finished,
-                    "tokens": candidate.num_tokens, "prm_steps": prm_steps[index].tolist(),
+                    "tokens": candidate.num_tokens,
+                    **{f"{name}_steps": steps[name][index].tolist() for name in steps},
                     "orm": float(orm_scores[index]),
                     "correct": bool(task.check_answer(self.problems[p], candidate.text)),
                 })  # fmt: skip
                 index += 1
         verifier_flops = sum(
             verifier.count_tokens(text) * verifier.flops_per_token
-            for verifier in (prm, orm)
+            for verifier in (*process.values(), orm)
             for text in texts
         )
         return rows, sum(o.flops for o in outcomes) + verifier_flops
 
+    def selections(self) -> list[str]:
+        """The configured best-of-N selections this task can give meaning to (a vote needs
+        answers that can differ)."""
+        names = [
+            name
+            for name in self.section.selections
+            if best_of_n_selection(name).verifier in (None, *self.verifiers)
+        ]
+        if not self.context.task.answers_differ:
+            names = [n for n in names if not best_of_n_selection(n).needs_distinct_answers]
+        return names
+
     def _best_of_n(self) -> list[MethodResult]:
         pool, self.pool_spent = self._pool()  # the test compute best-of-N really spent
         params = (self.section.pool_size, self.section.subset_trials)
+        dropped = sorted(set(self.section.selections) - set(self.selections()))
+        if dropped:
+            self.context.log(
+                f"evaluation: {dropped} left out: every finished {self.context.task.name} "
+                f"solution names the same answer (best_of_n/random_finished is that baseline)"
+            )
         return [
             self._cached(
                 f"best_of_n/{selection}", size, params,
                 functools.partial(self._subsets, pool, selection, size),
             )
-            for selection in self.section.selections
+            for selection in self.selections()
             for size in self.section.best_of_n
         ]  # fmt: skip
 
@@ -299,33 +349,45 @@ class EvaluationPhase:
         """Best-of-``size`` by the selection ``name`` over random subsets of every problem's
         pool."""
         selection = best_of_n_selection(name)
-        aggregation, policy_rate = self.section.search.aggregation, self.policy.flops_per_token
+        policy_rate = self.policy.flops_per_token
         # Every selection sees the same subsets (common random numbers), so differences between
         # selections are not differences between subsets.
         rng = np.random.default_rng(stream_seed(self.section.seed, "subsets", size))
         verifier = self.verifiers[selection.verifier] if selection.verifier else None
         rate = verifier.flops_per_token if verifier is not None else 0.0
         columns: dict[str, list[Any]] = {
-            column: [] for column in ("correct", "covered", "missed", "flops", "policy", "verifier")
-        }
+            column: []
+            for column in (
+                "correct", "covered", "missed", "flops", "policy", "verifier", "candidates",
+                "distinct",
+            )
+        }  # fmt: skip
         reads = None
         if selection.verifier is not None and selection.verifier != "oracle":
             reads = self._verifier_reads(selection.verifier, pool)
         for problem, samples in enumerate(pool):
             correct = np.array([s["correct"] for s in samples])
             tokens = np.array([s["tokens"] for s in samples], float)
+            texts: dict[str, int] = {}
+            codes = np.array(
+                [texts.setdefault(s["text"], len(texts)) if s["finished"] else -1 for s in samples]
+            )
             if selection.verifier == "oracle":  # picks a correct sample if any: exactly pass@k
                 value = pass_at_k(len(samples), int(correct.sum()), size)
                 columns["correct"].append(value)
                 columns["covered"].append(value)
                 columns["missed"].append(0.0)
                 policy_tokens, verifier_tokens = size * tokens.mean(), 0.0
+                finished = float((codes >= 0).mean())
+                columns["candidates"].append(size * finished)
+                columns["distinct"].append(np.nan)  # exact pass@k draws no subsets to count in
             else:
                 scores = None
-                if selection.verifier == "prm":
+                if selection.aggregation is not None:
+                    key = f"{selection.verifier}_steps"
                     scores = np.array(
                         [
-                            aggregate(aggregation, s["prm_steps"]) if s["prm_steps"] else 0.0
+                            aggregate(selection.aggregation, s[key]) if s[key] else 0.0
                             for s in samples
                         ]
                     )
@@ -339,6 +401,8 @@ class EvaluationPhase:
                 columns["correct"].append(trial.correct.mean())
                 columns["covered"].append(trial.covered.mean())
                 columns["missed"].append((trial.covered & ~trial.correct).mean())
+                columns["candidates"].append((codes[trial.subsets] >= 0).sum(axis=1).mean())
+                columns["distinct"].append(distinct_per_row(codes[trial.subsets]).mean())
                 policy_tokens = tokens[trial.subsets].sum(axis=1).mean()
                 verifier_tokens = 0.0
                 if reads is not None:  # the prompt once, then each sample's steps
@@ -353,4 +417,5 @@ class EvaluationPhase:
         return MethodResult(
             f"best_of_n/{name}", size, "samples", arrays["correct"], arrays["covered"],
             arrays["missed"], arrays["flops"], arrays["policy"], arrays["verifier"], 0.0,
+            arrays["candidates"], arrays["distinct"],
         )  # fmt: skip

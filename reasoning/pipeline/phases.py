@@ -217,8 +217,7 @@ def labels_phase(context: Context, policy: PolicyPhase) -> LabelsPhase:
 
 @dataclass(frozen=True)
 class VerifiersPhase:
-    prm: LearnedVerifier
-    orm: LearnedVerifier
+    verifiers: dict[str, LearnedVerifier]  # by name: prm, orm (and prm_checker)
     flops: float
     key: str
     record: dict[str, Any]
@@ -294,8 +293,7 @@ def verifiers_phase(context: Context, policy: PolicyPhase, labels: LabelsPhase) 
     else:
         context.log(f"verifiers: reusing {directory}")
     return VerifiersPhase(
-        LearnedVerifier.load(directory / "prm"),
-        LearnedVerifier.load(directory / "orm"),
+        {kind: LearnedVerifier.load(directory / kind) for kind in ("prm", "orm")},
         record["flops"],
         key,
         record,

@@ -21,7 +21,7 @@ from reasoning.pipeline.evaluation import MethodResult
 class ResultRow:
     """One method at one budget, over P test problems; costs are means per problem."""
 
-    method: str  # e.g. best_of_n/prm_weighted, beam/prm, mcts_gumbel/prm, greedy
+    method: str  # e.g. best_of_n/prm_argmax_min, beam/prm, dvts/prm, mcts_gumbel/prm, greedy
     budget: int
     unit: str  # samples or simulations (per step)
     accuracy: float
@@ -33,6 +33,8 @@ class ResultRow:
     coverage: float  # a correct candidate was among those the method produced
     verifier_error: float  # P(chosen wrong | a correct candidate was there); NaN if never covered
     problems: int
+    candidates: float  # finished candidates chosen among, per problem
+    distinct_candidates: float  # of those, distinct texts (NaN where not counted: pass@k)
 
 
 def result_rows(
@@ -60,6 +62,8 @@ def result_rows(
                     else math.nan
                 ),
                 problems=len(result.correct),
+                candidates=float(result.candidates.mean()),
+                distinct_candidates=float(result.distinct.mean()),
             )
         )
     return rows
@@ -93,12 +97,13 @@ def write_tables(directory: Path, rows: Sequence[ResultRow]) -> dict[str, Path]:
     errors = [
         row
         for row in rows
-        if row.method.startswith(("best_of_n/", "beam/")) and not row.method.endswith("/oracle")
+        if row.method.startswith(("best_of_n/", "beam/", "dvts/"))
+        and not row.method.endswith("/oracle")
     ]
     paths["verifier_errors"] = write_csv(
         directory / "verifier_errors.csv",
         errors,
-        ["method", "budget", "coverage", "accuracy", "verifier_error"],
+        ["method", "budget", "coverage", "accuracy", "verifier_error", "distinct_candidates"],
     )
     return paths
 

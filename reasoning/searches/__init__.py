@@ -1,7 +1,7 @@
 """Searches over reasoning steps on the one search core (``search.core.Search``).
 
 - :mod:`reasoning.searches.expander`: :class:`ReasoningExpander`, the core's Expander over steps;
-- :mod:`reasoning.searches.methods`: best-of-N, greedy, beam search and MCTS (PUCT, Gumbel);
+- :mod:`reasoning.searches.methods`: best-of-N, greedy, beam search, DVTS and MCTS (PUCT, Gumbel);
 - :mod:`reasoning.searches.selection`: majority vote, weighted vote, verifier argmax (one
   implementation, vectorised over subsets), the best-of-N selections by name, and best-of-n
   over random subsets of a pool;
@@ -14,6 +14,7 @@ from reasoning.searches.expander import NodeView, ReasoningExpander, SearchSetti
 from reasoning.searches.methods import (
     SearchOutcome,
     beam_search,
+    dvts_search,
     greedy_solutions,
     mcts_search,
     sample_solutions,
@@ -49,6 +50,7 @@ __all__ = [
     "best_of_n_selection",
     "best_score",
     "choose",
+    "dvts_search",
     "greedy_solutions",
     "majority_vote",
     "mcts_search",

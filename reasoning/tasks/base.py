@@ -81,6 +81,9 @@ class Task(ABC):
 
     name: ClassVar[str]
     has_step_checker: ClassVar[bool] = True
+    # whether finished solutions can claim different answers; where they cannot (Countdown's
+    # answer line is always the target), a majority vote just takes the first finished sample
+    answers_differ: ClassVar[bool] = True
 
     @abstractmethod
     def split(self, name: SplitName) -> tuple[Problem, ...]:
