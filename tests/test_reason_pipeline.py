@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import json
+import math
 import re
 import time
 from pathlib import Path
@@ -38,8 +39,10 @@ def test_smoke_run_writes_every_output(smoke_run):
     rows = read_rows(run / "results.csv")
     methods = {row["method"] for row in rows}
     # no majority vote on Countdown: every finished solution names the target
+    # both PRMs (Monte-Carlo labels, exact checker labels), with every aggregation
     selections = ["random_finished", "orm_weighted", "orm_argmax", "oracle"] + [
-        f"prm_{rule}_{aggregation}"
+        f"{prm}_{rule}_{aggregation}"
+        for prm in ("prm", "prm_checker")
         for rule in ("weighted", "argmax")
         for aggregation in ("last", "min", "product")
     ]
@@ -83,6 +86,11 @@ def test_smoke_run_writes_every_output(smoke_run):
     assert list((run / "tensorboard").glob("events.out.tfevents.*"))
     assert (run / "policy" / "model.safetensors").exists()
     assert (run / "verifiers" / "prm" / "model.safetensors").exists()
+    measured = json.loads((run / "verifiers.json").read_text())
+    assert set(measured["verifiers"]) == {"prm", "prm_checker", "orm"}
+    for verifier in measured["verifiers"].values():
+        assert 0 <= verifier["step_auc"] <= 1 or math.isnan(verifier["step_auc"])
+        assert set(verifier["top1"]) == {"last", "min", "product"}
 
 
 def test_tensorboard_scalars_are_under_reason(smoke_run):
@@ -93,7 +101,7 @@ def test_tensorboard_scalars_are_under_reason(smoke_run):
     events.Reload()
     tags = events.Tags()["scalars"]
     assert "reason/best_of_n/random_finished/accuracy" in tags and "reason/policy/loss" in tags
-    assert "compute/test_flops" in tags
+    assert "compute/test_flops" in tags and "reason/verifiers/prm_checker/step_auc" in tags
     assert all(tag.startswith(("reason/", "compute/")) for tag in tags)
     steps = [event.step for event in events.Scalars("reason/best_of_n/oracle/accuracy")]
     assert steps == [1, 2, 4, 8]  # the budget is the step

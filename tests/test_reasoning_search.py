@@ -493,6 +493,8 @@ def test_best_of_n_selections_are_named_records():
         "random_finished", "majority",
         "prm_weighted_last", "prm_weighted_min", "prm_weighted_product",
         "prm_argmax_last", "prm_argmax_min", "prm_argmax_product",
+        "prm_checker_weighted_last", "prm_checker_weighted_min", "prm_checker_weighted_product",
+        "prm_checker_argmax_last", "prm_checker_argmax_min", "prm_checker_argmax_product",
         "orm_weighted", "orm_argmax", "oracle",
     ]  # fmt: skip
     assert best_of_n_selection("prm_argmax_min") == BestOfN(

@@ -1,11 +1,13 @@
-"""``ponder reason``: train the policy -> Monte-Carlo step labels -> PRM and ORM -> every search
-x budget on the test split -> figures, tables, TensorBoard scalars and the compute ledger.
+"""``ponder reason``: train the policy -> Monte-Carlo step labels -> PRMs (Monte-Carlo and exact
+checker labels) and ORM, measured on held-out problems -> every search x budget on the test
+split -> figures, tables, TensorBoard scalars and the compute ledger.
 
 Outputs in ``runs/<name>/``::
 
     policy/                   the tiny GPT (safetensors + JSON) and phase.json
     labels/chunk-*.jsonl      labelled solutions (one file per finished chunk of problems)
-    verifiers/prm, orm/       the verifiers (safetensors + JSON)
+    verifiers/prm, prm_checker, orm/  the verifiers (safetensors + JSON)
+    verifiers.json            the verifiers measured on held-out problems (step AUC, top-1)
     evaluation/*.json         per method and budget, per-problem results; pool.jsonl
     results.csv               accuracy [95% interval], test FLOPs and tokens per method x budget
     coverage.csv              pass@k from the pool (unbiased estimator)
@@ -36,7 +38,13 @@ from experiment.seeds import stream_seed
 from experiment.tensorboard import ScalarWriter
 from reasoning.pipeline.config import ReasonConfig
 from reasoning.pipeline.evaluation import EvaluationPhase, MethodResult
-from reasoning.pipeline.phases import Context, labels_phase, policy_phase, verifiers_phase
+from reasoning.pipeline.phases import (
+    Context,
+    labels_phase,
+    measure_phase,
+    policy_phase,
+    verifiers_phase,
+)
 from reasoning.pipeline.results import ResultRow, format_table, result_rows, write_tables
 from reasoning.tasks.registry import make_task
 
@@ -78,6 +86,7 @@ def run_pipeline(
         policy = policy_phase(context)
         labels = labels_phase(context, policy)
         verifiers = verifiers_phase(context, policy, labels)
+        measure_phase(context, policy, verifiers)
         evaluation = EvaluationPhase(context, policy.policy, verifiers.verifiers, verifiers.key)
         results = evaluation.run()
         ledger = ComputeLedger().add(

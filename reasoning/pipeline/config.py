@@ -65,6 +65,14 @@ class VerifierSection:
     # docs/results/countdown.md.
     checker_solutions: int = 0
     checker_error_rate: float = 0.3  # mistakes per step in those solutions
+    # a second PRM, prm_checker, on the exact step checker's labels of the policy's own label
+    # solutions and rollouts (a step is right when valid and the goal still reachable); only
+    # on tasks with a step checker
+    checker_prm: bool = True
+    # held-out measurement (reasoning.verifiers.measure, verifiers.json): this many train
+    # problems after the label problems, ``measure_samples`` policy solutions each; 0: none
+    measure_problems: int = 0
+    measure_samples: int = 16
 
 
 @dataclass(frozen=True)
@@ -100,7 +108,8 @@ class EvaluationSection:
     best_of_n: tuple[int, ...] = (1, 2, 4, 8, 16, 32, 64)
     selections: tuple[str, ...] = tuple(BEST_OF_N)  # names in reasoning.searches.BEST_OF_N
     subset_trials: int = 400  # Lightman et al. 2023
-    tree_verifier: Literal["prm", "orm"] = "prm"  # the value of beam search and MCTS
+    # the value of beam search, DVTS and MCTS
+    tree_verifier: Literal["prm", "prm_checker", "orm"] = "prm"
     oracle_searches: bool = True  # also beam / MCTS (mcts.oracle_rules) valued by the checker
     dvts: bool = True  # also DVTS at the beam budgets: N / M independent subtrees of one beam
     beam: BeamSection = field(default_factory=BeamSection)

@@ -28,6 +28,7 @@ from experiment.tensorboard import ScalarWriter
 from reasoning.labels import (
     LabeledSolution,
     checker_examples,
+    checker_label_examples,
     generate_labels,
     orm_examples,
     prm_examples,
@@ -154,6 +155,21 @@ def policy_phase(context: Context) -> PolicyPhase:
     return PolicyPhase(policy, f"tiny:{directory.resolve()}", policy.model, record["flops"], key)
 
 
+def label_problems_range(context: Context) -> range:
+    """The train problems labelled for the verifiers: those after the policy's own (see
+    ``policy.problems``), ``labels.problems`` of them (None: all that are left)."""
+    config, train = context.config, context.task.train
+    first = config.policy.problems or 0  # the problems the policy did not train on come next
+    available = max(0, len(train) - first)
+    count = available if config.labels.problems is None else min(config.labels.problems, available)
+    if count == 0:
+        raise UserError(
+            f"no train problems left to label: the train split has {len(train)} and the policy "
+            f"trains on the first {first} (policy.problems); raise task.knobs.train_size"
+        )
+    return range(first, first + count)
+
+
 @dataclass(frozen=True)
 class LabelsPhase:
     labels: list[LabeledSolution]
@@ -171,22 +187,14 @@ def labels_phase(context: Context, policy: PolicyPhase) -> LabelsPhase:
     if record is not None:
         context.log(f"labels: reusing {directory}")
         return LabelsPhase(read_labels(directory), record["flops"], key)
-    train = context.task.train
-    first = config.policy.problems or 0  # the problems the policy did not train on come next
-    available = max(0, len(train) - first)
-    count = available if config.labels.problems is None else min(config.labels.problems, available)
-    if count == 0:
-        raise UserError(
-            f"no train problems left to label: the train split has {len(train)} and the policy "
-            f"trains on the first {first} (policy.problems); raise task.knobs.train_size"
-        )
+    indices = label_problems_range(context)
     where = f"{config.labels.workers} Ray actors" if config.labels.use_ray else "this process"
     context.log(
-        f"labels: {count} problems x {config.labels.solutions_per_problem} solutions, "
+        f"labels: {len(indices)} problems x {config.labels.solutions_per_problem} solutions, "
         f"{config.labels.completions} completions per step, on {where}"
     )
     labels = generate_labels(
-        policy.spec, config.task.name, dict(config.task.knobs), range(first, first + count),
+        policy.spec, config.task.name, dict(config.task.knobs), indices,
         config.labels,
         directory, policy=policy.policy, task=context.task, log=context.log,
         show_progress=config.progress,
@@ -224,22 +232,27 @@ class VerifiersPhase:
 
 
 def verifiers_phase(context: Context, policy: PolicyPhase, labels: LabelsPhase) -> VerifiersPhase:
-    """Train the PRM on step labels and the ORM on final outcomes of the same rollouts."""
+    """Train the PRM on Monte-Carlo step labels, the checker PRM (``verifier.checker_prm``) on
+    the exact checker's labels of the same solutions and rollouts, and the ORM on their final
+    outcomes."""
     from reasoning.verifiers.training import train_verifier
 
     config = context.config
     key = fingerprint(labels.key, config.verifier)
     directory = context.run.path / "verifiers"
     record = begin(directory, key, "verifiers", context.log)
+    section = config.verifier
+    checker_prm = section.checker_prm and context.task.has_step_checker
+    kinds: tuple[VerifierKind, ...] = ("prm", "prm_checker", "orm")
+    if not checker_prm:
+        kinds = ("prm", "orm")
     if record is None:
         rng = np.random.default_rng(stream_seed(config.seed, "verifier_training"))
         results: dict[str, dict[str, Any]] = {}
-        kinds: tuple[VerifierKind, ...] = ("prm", "orm")
-        datasets = (
+        datasets = [
             prm_examples(labels.labels, config.labels.kind, config.verifier.prm_rollouts),
             orm_examples(labels.labels, config.verifier.orm_rollouts),
-        )
-        section = config.verifier
+        ]
         if section.checker_solutions:
             train = context.task.train
             checked = checker_examples(
@@ -250,7 +263,9 @@ def verifiers_phase(context: Context, policy: PolicyPhase, labels: LabelsPhase) 
             context.log(
                 f"verifiers: {len(checked[0])} generated solutions labelled by the step checker"
             )
-            datasets = (datasets[0] + checked[0], datasets[1] + checked[1])
+            datasets = [datasets[0] + checked[0], datasets[1] + checked[1]]
+        if checker_prm:
+            datasets.insert(1, checker_label_examples(context.task, labels.labels))
         for kind, examples in zip(kinds, datasets, strict=True):
             context.log(f"verifiers: training the {kind.upper()} on {len(examples)} solutions")
             result = train_verifier(
@@ -293,8 +308,71 @@ def verifiers_phase(context: Context, policy: PolicyPhase, labels: LabelsPhase) 
     else:
         context.log(f"verifiers: reusing {directory}")
     return VerifiersPhase(
-        {kind: LearnedVerifier.load(directory / kind) for kind in ("prm", "orm")},
+        {kind: LearnedVerifier.load(directory / kind) for kind in kinds},
         record["flops"],
         key,
         record,
     )
+
+
+MEASURE_FILE = "verifiers.json"
+
+
+def measure_phase(
+    context: Context, policy: PolicyPhase, verifiers: VerifiersPhase
+) -> dict[str, Any] | None:
+    """The verifiers measured on the policy's solutions to held-out train problems (those after
+    the label problems; ``verifier.measure_problems``): step AUC against the exact checker and
+    top-1 selection (``reasoning.verifiers.measure``), in ``verifiers.json`` and under
+    ``reason/verifiers/``. Its sampling is a diagnostic: in the file, not in the ledger."""
+    from reasoning.searches import sample_solutions
+    from reasoning.verifiers.measure import measure_verifiers
+
+    config, section = context.config, context.config.verifier
+    if not section.measure_problems or not context.task.has_step_checker:
+        return None
+    train, start = context.task.train, label_problems_range(context).stop
+    if start + section.measure_problems > len(train):
+        raise UserError(
+            f"verifier.measure_problems={section.measure_problems} needs train problems after "
+            f"the {start} the policy and the labels use, but the train split has {len(train)}; "
+            f"raise task.knobs.train_size or lower verifier.measure_problems"
+        )
+    indices = range(start, start + section.measure_problems)
+    search = config.evaluation.search
+    key = fingerprint(verifiers.key, section.measure_problems, section.measure_samples, search)
+    path = context.run.path / MEASURE_FILE
+    if path.exists() and json.loads(path.read_text()).get("fingerprint") == key:
+        context.log(f"verifiers: reusing the measurement in {path}")
+        record: dict[str, Any] = json.loads(path.read_text())
+        return record
+    problems = [train[i] for i in indices]
+    outcomes = sample_solutions(
+        policy.policy, [context.task.prompt(p) for p in problems], section.measure_samples,
+        search, stream_seed(config.seed, "verifier_measure"), problem_ids=indices,
+    )  # fmt: skip
+    solutions = [[candidate.text for candidate in outcome.candidates] for outcome in outcomes]
+    measured = measure_verifiers(context.task, problems, solutions, verifiers.verifiers)
+    record = {
+        "fingerprint": key,
+        "problems": [indices.start, indices.stop],
+        "samples_per_problem": section.measure_samples,
+        "policy_flops": float(sum(outcome.flops for outcome in outcomes)),
+        "verifiers": {m.name: dataclasses.asdict(m) for m in measured},
+    }
+    path.write_text(json.dumps(record, indent=2) + "\n")
+    for m in measured:
+        context.writer.scalars(
+            {
+                f"reason/verifiers/{m.name}/step_auc": m.step_auc,
+                **{f"reason/verifiers/{m.name}/top1_{a}": v for a, v in m.top1.items()},
+            },
+            0,
+        )
+        top1 = ", ".join(f"{a} {v:.3f}" for a, v in m.top1.items())
+        context.log(
+            f"verifiers: {m.name} on {len(problems)} held-out problems: step AUC "
+            f"{m.step_auc:.3f} ({m.steps} steps, {m.positive_steps:.2f} right); top-1 of "
+            f"{m.problems} solvable: {top1}"
+        )
+    return record

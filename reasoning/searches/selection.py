@@ -156,7 +156,7 @@ class BestOfN:
 # the learned step verifiers (reasoning.pipeline: Monte-Carlo labels, exact checker labels) and
 # the aggregations every one is reported with; the pool stores every step score, so each costs
 # nothing more to report
-PROCESS_VERIFIERS = ("prm",)
+PROCESS_VERIFIERS = ("prm", "prm_checker")
 
 BEST_OF_N: dict[str, BestOfN] = {
     selection.name: selection
