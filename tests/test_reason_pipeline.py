@@ -136,6 +136,30 @@ def test_rerun_resumes_from_the_run_directory(smoke_run, capsys):
     assert "mcts_puct/prm @ 3 simulations" in output and "beam/prm @" not in output
 
 
+def test_a_test_file_on_a_finished_run_reuses_its_trained_phases(smoke_run, capsys, tmp_path):
+    """Problems a user brings, evaluated with the run's policy and verifiers: numbers above the
+    recipe's range cannot be among its generated train problems, so nothing trained changes."""
+    run, _ = smoke_run
+    problems = [([11, 12, 13], 23), ([12, 14, 20], 34), ([11, 13, 17], 41)]
+    path = tmp_path / "mine.jsonl"
+    path.write_text(
+        "".join(json.dumps({"numbers": n, "target": t, "source": "me"}) + "\n" for n, t in problems)
+    )
+    arguments = ["reason", str(SMOKE), f"run.root={run.parent}", "progress=false"]
+    assert main([*arguments, f"task.test_file={path}"]) == 0
+    output = capsys.readouterr().out
+    for phase in ("policy", "labels", "verifiers"):
+        assert f"{phase}: reusing" in output
+    rows = read_rows(run / "results.csv")
+    assert rows and all(int(row["problems"]) == 3 for row in rows)
+    pool = [
+        json.loads(line) for line in (run / "evaluation" / "pool.jsonl").read_text().splitlines()
+    ]
+    assert {row["problem"] for row in pool} == {0, 1, 2}
+    assert main([*arguments, "task.name=game24", f"task.test_file={path}"]) == 2
+    assert "task.test_file is a Countdown problem file" in capsys.readouterr().err
+
+
 def test_a_changed_phase_config_moves_the_old_outputs_aside(tmp_path):
     from reasoning.pipeline.phases import begin, finish
 

@@ -80,7 +80,7 @@ def run_pipeline(
     """Run (or resume) every phase; returns the run directory and the result rows."""
     run = open_run(config, overwrite, command_line if command_line is not None else sys.argv)
     log(f"run directory {run.path}")
-    task = make_task(config.task.name, **config.task.knobs)
+    task = make_task(config.task.name, **config.task.all_knobs)
     with ScalarWriter(run.tensorboard) as writer:
         context = Context(run, config, task, writer, log)
         policy = policy_phase(context)

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Literal
 
 from reasoning.labels import LabelConfig
@@ -24,10 +25,36 @@ class RunSection:
 
 @dataclass(frozen=True)
 class TaskSection:
-    """A task by name (``reasoning.tasks.TASKS``) and its knobs (see ``task_knobs``)."""
+    """A task by name (``reasoning.tasks.TASKS``) and its knobs (see ``task_knobs``).
+
+    ``test_file`` / ``train_file``: Countdown problem files (JSON lines ``{"numbers": [..],
+    "target": T}``, ``reasoning.tasks.countdown.load_countdown_file``) replacing the generated
+    split. On an existing run a new test file re-runs only the evaluation, unless its problems
+    overlap the generated train problems (which then change, and every phase is redone)."""
 
     name: str = "countdown"
     knobs: dict[str, Any] = field(default_factory=dict)
+    test_file: str | None = None
+    train_file: str | None = None
+
+    def __post_init__(self) -> None:
+        files = [name for name in ("test_file", "train_file") if getattr(self, name) is not None]
+        if files and self.name != "countdown":
+            raise ValueError(
+                f"task.{files[0]} is a Countdown problem file, but task.name is {self.name!r}; "
+                f"use the jsonl task (task.knobs.path) for other problems"
+            )
+
+    @property
+    def all_knobs(self) -> dict[str, Any]:
+        """The knobs the task is made with: ``knobs`` and the problem files (absolute paths,
+        so that a worker in another directory reads the same files)."""
+        files = {
+            name: str(Path(path).resolve())
+            for name, path in (("test_file", self.test_file), ("train_file", self.train_file))
+            if path is not None
+        }
+        return {**self.knobs, **files}
 
 
 @dataclass(frozen=True)

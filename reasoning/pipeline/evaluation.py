@@ -30,7 +30,7 @@ import numpy as np
 
 from experiment.progress import Progress, progress
 from experiment.seeds import stream_seed
-from reasoning.pipeline.phases import Context, begin, fingerprint
+from reasoning.pipeline.phases import Context, begin, fingerprint, problems_digest
 from reasoning.searches import (
     SearchOutcome,
     beam_search,
@@ -140,7 +140,9 @@ class EvaluationPhase:
         self.prompts = [context.task.prompt(p) for p in self.problems]
         self.verifiers = {**verifiers, "oracle": OracleVerifier(context.task, self.problems)}
         self.process_verifiers = [name for name in PROCESS_VERIFIERS if name in verifiers]
-        self.key = fingerprint(key, section.search, section.problems, section.seed, RESULT_VERSION)
+        self.key = fingerprint(
+            key, problems_digest(self.problems), section.search, section.seed, RESULT_VERSION
+        )
         self.directory = context.run.path / "evaluation"
         begin(self.directory, self.key, "evaluation", context.log)
         self.pool_spent = 0.0

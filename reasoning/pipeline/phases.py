@@ -13,7 +13,7 @@ import dataclasses
 import hashlib
 import json
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -36,7 +36,7 @@ from reasoning.labels import (
 )
 from reasoning.lm.base import StepPolicy
 from reasoning.pipeline.config import ReasonConfig
-from reasoning.tasks.base import Task
+from reasoning.tasks.base import Problem, Task
 from reasoning.verifiers.reward_model import LearnedVerifier, VerifierKind
 
 PHASE_FILE = "phase.json"
@@ -86,6 +86,12 @@ def finish(directory: Path, key: str, record: dict[str, Any]) -> dict[str, Any]:
     return record
 
 
+def problems_digest(problems: Sequence[Problem]) -> str:
+    """A short hash of problems (their questions and answers), for fingerprints."""
+    text = json.dumps([[problem.question, problem.answer] for problem in problems])
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
 @dataclass(frozen=True)
 class Context:
     """What every phase gets: the run, its config and task, the scalar writer, a logger."""
@@ -116,7 +122,9 @@ def policy_phase(context: Context) -> PolicyPhase:
     from reasoning.lm.backends import load_policy
 
     section, config = context.config.policy, context.config
-    key = fingerprint(config.task, section, config.seed)
+    # the train problems themselves, not the task section: a test file that leaves them as
+    # they were (no overlap) keeps every trained phase
+    key = fingerprint(config.task.name, problems_digest(context.task.train), section, config.seed)
     if section.spec is not None:
         context.log(f"policy: using {section.spec}")
         return PolicyPhase(load_policy(section.spec), section.spec, None, 0.0, key)
@@ -194,7 +202,7 @@ def labels_phase(context: Context, policy: PolicyPhase) -> LabelsPhase:
         f"{config.labels.completions} completions per step, on {where}"
     )
     labels = generate_labels(
-        policy.spec, config.task.name, dict(config.task.knobs), indices,
+        policy.spec, config.task.name, config.task.all_knobs, indices,
         config.labels,
         directory, policy=policy.policy, task=context.task, log=context.log,
         show_progress=config.progress,
