@@ -136,6 +136,49 @@ def test_rerun_resumes_from_the_run_directory(smoke_run, capsys):
     assert "mcts_puct/prm @ 3 simulations" in output and "beam/prm @" not in output
 
 
+def test_expert_iteration_rounds_are_checkpoints_with_their_train_flops(tmp_path, capsys):
+    """Two rounds after a small run (a policy trained long enough to solve a few problems):
+    each round fine-tunes the policy on oracle-verified beam-search solutions of its own train
+    problems (and relabels and retrains the verifiers), is saved with a ledger whose train
+    FLOPs include the search that made the data, and gets greedy and search rows in
+    results.csv; a rerun reuses the rounds."""
+    arguments = [
+        "reason", str(SMOKE), f"run.root={tmp_path}", "progress=false",
+        "policy.training.steps=400", "policy.training.model.embedding_dim=48",
+        "evaluation.best_of_n=[1,2]", "evaluation.pool_size=2", "evaluation.beam.budgets=[4]",
+        "evaluation.mcts.simulations=[2]", "evaluation.dvts=false",
+        "expert_iteration.rounds=2", "expert_iteration.problems=40",
+        "expert_iteration.budget=8", "expert_iteration.training.steps=20",
+        "expert_iteration.relabel=true",
+    ]  # fmt: skip
+    assert main(arguments) == 0
+    run = tmp_path / "countdown-smoke"
+    ledgers = [
+        json.loads((run / "expert_iteration" / f"round-{r}" / "ledger.json").read_text())
+        for r in (1, 2)
+    ]
+    base = json.loads((run / "ledger.json").read_text())
+    assert 0 < ledgers[0]["data_search_flops"] < ledgers[1]["data_search_flops"]
+    assert base["sft_flops"] < ledgers[0]["sft_flops"] < ledgers[1]["sft_flops"]
+    assert base["label_flops"] < ledgers[0]["label_flops"] < ledgers[1]["label_flops"]
+    for r in (1, 2):
+        folder = run / "expert_iteration" / f"round-{r}"
+        assert (folder / "policy" / "model.safetensors").exists()
+        assert (folder / "verifiers" / "prm_checker" / "model.safetensors").exists()
+    rows = read_rows(run / "results.csv")
+    by_round: dict[int, set[str]] = {}
+    for row in rows:
+        by_round.setdefault(int(row["round"]), set()).add(row["method"])
+    assert by_round[1] == by_round[2] == {"greedy", "beam/oracle"}
+    train_flops = {int(row["round"]): float(row["train_flops"]) for row in rows}
+    assert 0 < train_flops[0] < train_flops[1] < train_flops[2]
+    capsys.readouterr()
+    assert main(arguments) == 0
+    output = capsys.readouterr().out
+    assert "expert iteration round 2: reusing" in output
+    assert "fine-tuning" not in output
+
+
 def test_a_test_file_on_a_finished_run_reuses_its_trained_phases(smoke_run, capsys, tmp_path):
     """Problems a user brings, evaluated with the run's policy and verifiers: numbers above the
     recipe's range cannot be among its generated train problems, so nothing trained changes."""

@@ -15,6 +15,9 @@ Outputs in ``runs/<name>/``::
     accuracy_vs_compute.png   accuracy vs test FLOPs, one curve per method, with intervals
     coverage.png              coverage and best-of-N selections vs N
     ledger.json               train (SFT, labels) and test FLOPs
+    expert_iteration/round-*/ each round's policy, evaluation and ledger.json (train FLOPs so
+                              far, the search that made its data included); results.csv has
+                              its rows (greedy and the round's search) with ``round`` = r
     tensorboard/              reason/... and compute/... scalars
 
 Each phase is resumable: run the same command again and finished phases (and finished label
@@ -23,6 +26,7 @@ chunks and method x budget evaluations) are reused.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sys
 import time
@@ -38,6 +42,7 @@ from experiment.seeds import stream_seed
 from experiment.tensorboard import ScalarWriter
 from reasoning.pipeline.config import ReasonConfig
 from reasoning.pipeline.evaluation import EvaluationPhase, MethodResult
+from reasoning.pipeline.expert_iteration import Round, expert_iteration
 from reasoning.pipeline.phases import (
     Context,
     labels_phase,
@@ -89,13 +94,16 @@ def run_pipeline(
         measure_phase(context, policy, verifiers)
         evaluation = EvaluationPhase(context, policy.policy, verifiers.verifiers, verifiers.key)
         results = evaluation.run()
-        ledger = ComputeLedger().add(
-            sft_flops=policy.flops + verifiers.flops,
-            label_flops=labels.flops,
-            test_flops=evaluation.spent(results),
+        trained = ComputeLedger().add(
+            sft_flops=policy.flops + verifiers.flops, label_flops=labels.flops
         )
-        rows = write_outputs(run, results, config, writer, ledger)
-    log("results (accuracy [95% bootstrap interval]):\n" + format_table(rows))
+        rounds = expert_iteration(context, policy, verifiers, trained)
+        ledger = trained.add(test_flops=evaluation.spent(results))
+        rows = write_outputs(run, results, config, writer, ledger, rounds)
+    log(
+        "results (accuracy [95% bootstrap interval]):\n"
+        + format_table([row for row in rows if row.round == 0])
+    )
     log(f"wrote {run.path / 'results.csv'} and {run.path / 'accuracy_vs_compute.png'}")
     return run.path, rows
 
@@ -106,13 +114,27 @@ def write_outputs(
     config: ReasonConfig,
     writer: ScalarWriter,
     ledger: ComputeLedger,
+    rounds: Sequence[Round] = (),
 ) -> list[ResultRow]:
-    """Tables, figures, TensorBoard scalars and the ledger of a finished evaluation."""
+    """Tables, figures, TensorBoard scalars and the ledger of a finished evaluation (and of the
+    expert iteration rounds: rows with their ``round`` and train FLOPs)."""
     from reasoning.plots import plot_accuracy_vs_compute, plot_coverage
 
     rng = np.random.default_rng(stream_seed(config.seed, "result_bootstrap"))
-    rows = result_rows(results, rng, config.evaluation.bootstrap)
-    write_tables(run.path, rows)
+    rows = [
+        dataclasses.replace(row, train_flops=float(ledger.train_flops))
+        for row in result_rows(results, rng, config.evaluation.bootstrap)
+    ]
+    round_rows = []
+    for step in rounds:
+        train_flops = float(step.ledger.train_flops)
+        for row in result_rows(step.results, rng, config.evaluation.bootstrap):
+            round_rows.append(dataclasses.replace(row, round=step.number, train_flops=train_flops))
+            writer.scalars(
+                {f"reason/expert_iteration/{row.method}/accuracy": row.accuracy}, step.number
+            )
+        writer.scalars({"reason/expert_iteration/train_flops": train_flops}, step.number)
+    write_tables(run.path, rows + round_rows)
     title = (
         f"{config.task.name}: accuracy vs test compute "
         f"({rows[0].problems if rows else 0} test problems; bands: 95% bootstrap)"
@@ -129,4 +151,4 @@ def write_outputs(
         )
     writer.scalars(ledger.scalars(), 0)
     (run.path / "ledger.json").write_text(json.dumps(ledger.to_dict(), indent=2) + "\n")
-    return rows
+    return rows + round_rows

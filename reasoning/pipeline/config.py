@@ -146,6 +146,24 @@ class EvaluationSection:
 
 
 @dataclass(frozen=True)
+class ExpertIterationSection:
+    """Search train problems, keep verified solutions, fine-tune the policy on them, R times
+    (``reasoning.pipeline.expert_iteration``)."""
+
+    rounds: int = 0  # 0: no expert iteration
+    problems: int = 200  # train problems searched per round
+    search: Literal["best_of_n", "beam", "dvts"] = "beam"
+    budget: int = 16  # samples (per level for beam and DVTS; in all for best-of-N)
+    verifier: str = "oracle"  # whose verdict keeps a solution: oracle, prm, prm_checker, orm
+    min_score: float = 0.5  # a learned verifier's aggregated score to keep a solution
+    keep_per_problem: int = 4  # distinct verified solutions kept per problem
+    relabel: bool = False  # new step labels from the new policy, and the verifiers retrained
+    training: TrainingConfig = field(
+        default_factory=lambda: TrainingConfig(steps=300, learning_rate=5e-4, warmup_steps=20)
+    )
+
+
+@dataclass(frozen=True)
 class ReasonConfig:
     run: RunSection = field(default_factory=RunSection)
     task: TaskSection = field(default_factory=TaskSection)
@@ -153,6 +171,7 @@ class ReasonConfig:
     labels: LabelConfig = field(default_factory=LabelConfig)
     verifier: VerifierSection = field(default_factory=VerifierSection)
     evaluation: EvaluationSection = field(default_factory=EvaluationSection)
+    expert_iteration: ExpertIterationSection = field(default_factory=ExpertIterationSection)
     seed: int = 0
     threads: int = 1  # torch threads of this process (one is fastest on a shared small machine)
     progress: bool = True  # progress bars

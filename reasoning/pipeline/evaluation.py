@@ -24,6 +24,7 @@ import json
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -128,9 +129,18 @@ def distinct_per_row(codes: np.ndarray) -> np.ndarray:
 class EvaluationPhase:
     """Runs (or reloads) every configured method on the first test problems."""
 
-    def __init__(self, context: Context, policy, verifiers: Mapping[str, Verifier], key: str):
+    def __init__(
+        self,
+        context: Context,
+        policy,
+        verifiers: Mapping[str, Verifier],
+        key: str,
+        *,
+        directory: Path | None = None,
+    ):
         """``verifiers``: the learned ones by name (``prm``, ``prm_checker``, ``orm``); the
-        oracle is added here."""
+        oracle is added here. ``directory``: where results are saved (default: the run's
+        evaluation/)."""
         config = context.config
         section = config.evaluation
         test = context.task.test
@@ -143,7 +153,7 @@ class EvaluationPhase:
         self.key = fingerprint(
             key, problems_digest(self.problems), section.search, section.seed, RESULT_VERSION
         )
-        self.directory = context.run.path / "evaluation"
+        self.directory = directory or context.run.path / "evaluation"
         begin(self.directory, self.key, "evaluation", context.log)
         self.pool_spent = 0.0
         self._reads: dict[str, list[tuple[int, np.ndarray]]] = {}
@@ -179,7 +189,7 @@ class EvaluationPhase:
         return results
 
     def _searches(self) -> list[tuple[str, int, tuple, Any]]:
-        """(method, budget, params, compute) of every beam search and MCTS to run."""
+        """(method, budget, params, compute) of every beam search, DVTS and MCTS to run."""
         section = self.section
         beam, mcts = section.beam, section.mcts
         jobs: list[tuple[str, int, tuple, Any]] = []
@@ -199,6 +209,25 @@ class EvaluationPhase:
                 compute = functools.partial(self._mcts, rule, name, simulations)
                 jobs.append((f"mcts_{rule}/{name}", simulations, mcts_params, compute))
         return jobs
+
+    def search(self, method: str, budget: int) -> MethodResult:
+        """One configured search (``family/verifier`` as ``results.csv`` names it) at
+        ``budget``, computed once and then reloaded: expert iteration's per-round rows."""
+        if method == "greedy":
+            return self._cached("greedy", 1, (), self._greedy)
+        family, _, verifier = method.partition("/")
+        if verifier not in self.verifiers:
+            known = list(self.verifiers)
+            raise ValueError(f"{method}: unknown verifier {verifier!r}; the verifiers are {known}")
+        if family in ("beam", "dvts"):
+            beam = self.section.beam
+            compute = functools.partial(self._beam, family, verifier, budget)
+            return self._cached(method, budget, (beam.expansions, beam.selection), compute)
+        if family in ("mcts_puct", "mcts_gumbel"):
+            rule, mcts = family.removeprefix("mcts_"), self.section.mcts
+            compute = functools.partial(self._mcts, rule, verifier, budget)
+            return self._cached(method, budget, (mcts.candidates, mcts.rule(rule)), compute)
+        raise ValueError(f"{method}: not a search (beam, dvts, mcts_puct, mcts_gumbel)")
 
     def _greedy(self) -> MethodResult:
         outcomes = greedy_solutions(self.policy, self.prompts, self.section.search)

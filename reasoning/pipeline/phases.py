@@ -185,12 +185,14 @@ class LabelsPhase:
     key: str
 
 
-def labels_phase(context: Context, policy: PolicyPhase) -> LabelsPhase:
+def labels_phase(
+    context: Context, policy: PolicyPhase, directory: Path | None = None
+) -> LabelsPhase:
     """Monte-Carlo step labels of sampled solutions of train problems (those after the
-    policy's own, see ``policy.problems``)."""
+    policy's own, see ``policy.problems``), in ``directory`` (default: the run's labels/)."""
     config = context.config
     key = fingerprint(policy.key, config.labels)
-    directory = context.run.path / "labels"
+    directory = directory or context.run.path / "labels"
     record = begin(directory, key, "labels", context.log)
     if record is not None:
         context.log(f"labels: reusing {directory}")
@@ -239,7 +241,9 @@ class VerifiersPhase:
     record: dict[str, Any]
 
 
-def verifiers_phase(context: Context, policy: PolicyPhase, labels: LabelsPhase) -> VerifiersPhase:
+def verifiers_phase(
+    context: Context, policy: PolicyPhase, labels: LabelsPhase, directory: Path | None = None
+) -> VerifiersPhase:
     """Train the PRM on Monte-Carlo step labels, the checker PRM (``verifier.checker_prm``) on
     the exact checker's labels of the same solutions and rollouts, and the ORM on their final
     outcomes."""
@@ -247,7 +251,7 @@ def verifiers_phase(context: Context, policy: PolicyPhase, labels: LabelsPhase) 
 
     config = context.config
     key = fingerprint(labels.key, config.verifier)
-    directory = context.run.path / "verifiers"
+    directory = directory or context.run.path / "verifiers"
     record = begin(directory, key, "verifiers", context.log)
     section = config.verifier
     checker_prm = section.checker_prm and context.task.has_step_checker
@@ -281,7 +285,8 @@ def verifiers_phase(context: Context, policy: PolicyPhase, labels: LabelsPhase) 
                 policy_model=policy.model, progress=config.progress,
             )  # fmt: skip
             result.verifier.save(directory / kind)
-            _curve(context.writer, f"reason/{kind}/loss", result.losses)
+            if directory == context.run.path / "verifiers":  # not a retrained round's
+                _curve(context.writer, f"reason/{kind}/loss", result.losses)
             if result.validation_loss is not None and result.validation_ranking is not None:
                 context.writer.scalars(
                     {

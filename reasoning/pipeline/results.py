@@ -35,6 +35,8 @@ class ResultRow:
     problems: int
     candidates: float  # finished candidates chosen among, per problem
     distinct_candidates: float  # of those, distinct texts (NaN where not counted: pass@k)
+    round: int = 0  # expert iteration round of the policy (0: the policy trained on references)
+    train_flops: float = math.nan  # the ledger's train FLOPs of that policy and its verifiers
 
 
 def result_rows(
@@ -86,6 +88,7 @@ def write_csv(path: Path, rows: Sequence[Any], columns: Sequence[str] | None = N
 def write_tables(directory: Path, rows: Sequence[ResultRow]) -> dict[str, Path]:
     """results.csv, coverage.csv (the oracle best-of-N rows: pass@k) and verifier_errors.csv."""
     paths = {"results": write_csv(directory / "results.csv", rows)}
+    rows = [row for row in rows if row.round == 0]  # not expert iteration's later policies
     coverage = [row for row in rows if row.method == "best_of_n/oracle"]
     paths["coverage"] = write_csv(
         directory / "coverage.csv",
@@ -114,7 +117,8 @@ def format_table(rows: Sequence[ResultRow], budgets: int = 3) -> str:
     for row in rows:
         by_method.setdefault(row.method, []).append(row)
     header = ("method", "budget", "accuracy", "FLOPs/problem", "wrong pick|covered")
-    lines = ["{:24s} {:>7s} {:>17s} {:>13s} {:>18s}".format(*header)]
+    width = max([len(header[0]), *(len(row.method) for row in rows)])
+    lines = [f"{header[0]:{width}s} " + "{:>7s} {:>17s} {:>13s} {:>18s}".format(*header[1:])]
     for method, method_rows in by_method.items():
         method_rows = sorted(method_rows, key=lambda r: r.budget)
         picks = sorted({0, len(method_rows) // 2, len(method_rows) - 1})[:budgets]
@@ -123,7 +127,7 @@ def format_table(rows: Sequence[ResultRow], budgets: int = 3) -> str:
             interval = f"[{row.interval_low:.2f}, {row.interval_high:.2f}]"
             error = "" if math.isnan(row.verifier_error) else f"{row.verifier_error:.2f}"
             lines.append(
-                f"{method:24s} {row.budget:7d} {row.accuracy:5.3f} {interval:>11s} "
+                f"{method:{width}s} {row.budget:7d} {row.accuracy:5.3f} {interval:>11s} "
                 f"{row.test_flops:13.3g} {error:>18s}"
             )
     return "\n".join(lines)
