@@ -7,7 +7,7 @@ Tags are grouped by prefix so TensorBoard shows one section per concern: ``loss/
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 
@@ -34,6 +34,25 @@ class ScalarWriter:
             check_tag(tag)
         for tag, value in values.items():
             self._writer.add_scalar(tag, float(value), global_step=step, walltime=walltime)
+
+    def image(self, tag: str, path: str | Path, step: int = 0) -> None:
+        """A PNG file (a run's figure, say) as an image under ``tag``."""
+        import matplotlib.image
+
+        check_tag(tag)
+        pixels = matplotlib.image.imread(str(path))  # (H, W, 3 or 4) floats in [0, 1]
+        rgb = (pixels[..., :3] * 255).round().astype("uint8")
+        self._writer.add_image(tag, rgb, global_step=step, dataformats="HWC")
+
+    def custom_scalars(self, layout: Mapping[str, Mapping[str, Sequence[str]]]) -> None:
+        """A custom-scalars layout: ``{category: {chart title: [tag regexes]}}``, each chart
+        one multiline plot of the scalars whose tags match (TensorBoard's Custom Scalars tab)."""
+        self._writer.add_custom_scalars(
+            {
+                category: {title: ["Multiline", list(tags)] for title, tags in charts.items()}
+                for category, charts in layout.items()
+            }
+        )
 
     def flush(self) -> None:
         self._writer.flush()

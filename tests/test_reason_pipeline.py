@@ -71,6 +71,19 @@ def test_smoke_run_writes_every_output(smoke_run):
         assert best_of[(method, 8)] / best_of[(method, 1)] == pytest.approx(8, rel=0.5)
     # the verifier's reading is part of the cost: majority vote pays for the policy only
     assert best_of[("best_of_n/prm_argmax_min", 4)] > best_of[("best_of_n/random_finished", 4)]
+    differences = read_rows(run / "differences.csv")
+    pairs = {(r["method"], int(r["budget"]), r["baseline"]) for r in differences}
+    assert ("beam/prm", 8, "greedy") in pairs
+    assert ("best_of_n/prm_checker_argmax_min", 4, "best_of_n/orm_argmax") in pairs
+    assert ("best_of_n/orm_weighted", 4, "best_of_n/random_finished") in pairs
+    for r in differences:
+        low, difference, high = (
+            float(r[k]) for k in ("interval_low", "difference", "interval_high")
+        )
+        assert -1 <= low <= difference <= high <= 1
+    matched = read_rows(run / "matched_compute.csv")
+    assert {int(r["samples_worth"]) for r in matched} == {1, 2, 4, 8}
+    assert all(float(r["test_flops"]) <= float(r["flops"]) * (1 + 1e-6) for r in matched)
     coverage = read_rows(run / "coverage.csv")
     values = [float(r["accuracy"]) for r in sorted(coverage, key=lambda r: int(r["budget"]))]
     assert [int(r["budget"]) for r in coverage] == [1, 2, 4, 8]
@@ -105,6 +118,16 @@ def test_tensorboard_scalars_are_under_reason(smoke_run):
     assert all(tag.startswith(("reason/", "compute/")) for tag in tags)
     steps = [event.step for event in events.Scalars("reason/best_of_n/oracle/accuracy")]
     assert steps == [1, 2, 4, 8]  # the budget is the step
+    # one chart of the task's accuracy against test FLOPs: the FLOPs are the step
+    rows = read_rows(run / "results.csv")
+    flops = sorted(round(float(r["test_flops"])) for r in rows if r["method"] == "best_of_n/oracle")
+    chart = events.Scalars("reason/countdown/accuracy_vs_flops/best_of_n/oracle")
+    assert [event.step for event in chart] == pytest.approx(flops, rel=1e-5)  # CSV: 6 digits
+    assert {"reason/accuracy_vs_compute", "reason/coverage"} <= set(events.Tags()["images"])
+    layout = events.Tensors("custom_scalars__config__")
+    assert (
+        layout and b"reason/countdown/accuracy_vs_flops/.*" in layout[0].tensor_proto.string_val[0]
+    )
 
 
 def test_rerun_resumes_from_the_run_directory(smoke_run, capsys):

@@ -10,15 +10,20 @@ Outputs in ``runs/<name>/``::
     verifiers.json            the verifiers measured on held-out problems (step AUC, top-1)
     evaluation/*.json         per method and budget, per-problem results; pool.jsonl
     results.csv               accuracy [95% interval], test FLOPs and tokens per method x budget
+    differences.csv           paired differences against greedy, the random finished sample and
+                              the ORM, with 95% intervals (reasoning.pipeline.compare)
+    matched_compute.csv       every method at N samples' worth of test FLOPs
     coverage.csv              pass@k from the pool (unbiased estimator)
     verifier_errors.csv       P(chosen wrong | a correct candidate was there)
-    accuracy_vs_compute.png   accuracy vs test FLOPs, one curve per method, with intervals
+    accuracy_vs_compute.png   accuracy vs test FLOPs, a panel per search family, with intervals
+                              and the oracle ceiling
     coverage.png              coverage and best-of-N selections vs N
     ledger.json               train (SFT, labels) and test FLOPs
     expert_iteration/round-*/ each round's policy, evaluation and ledger.json (train FLOPs so
                               far, the search that made its data included); results.csv has
                               its rows (greedy and the round's search) with ``round`` = r
-    tensorboard/              reason/... and compute/... scalars
+    tensorboard/              reason/... and compute/... scalars, a custom-scalars layout (accuracy
+                              vs test FLOPs of the task), the figures as images
 
 Each phase is resumable: run the same command again and finished phases (and finished label
 chunks and method x budget evaluations) are reused.
@@ -40,6 +45,7 @@ from experiment.ledger import ComputeLedger
 from experiment.run import RunDirectory
 from experiment.seeds import stream_seed
 from experiment.tensorboard import ScalarWriter
+from reasoning.pipeline.compare import matched_compute, paired_differences
 from reasoning.pipeline.config import ReasonConfig
 from reasoning.pipeline.evaluation import EvaluationPhase, MethodResult
 from reasoning.pipeline.expert_iteration import Round, expert_iteration
@@ -50,7 +56,13 @@ from reasoning.pipeline.phases import (
     policy_phase,
     verifiers_phase,
 )
-from reasoning.pipeline.results import ResultRow, format_table, result_rows, write_tables
+from reasoning.pipeline.results import (
+    ResultRow,
+    format_table,
+    result_rows,
+    write_csv,
+    write_tables,
+)
 from reasoning.tasks.registry import make_task
 
 __all__ = ["ReasonConfig", "ResultRow", "run_pipeline"]
@@ -139,8 +151,19 @@ def write_outputs(
         f"{config.task.name}: accuracy vs test compute "
         f"({rows[0].problems if rows else 0} test problems; bands: 95% bootstrap)"
     )
-    plot_accuracy_vs_compute(rows, run.path / "accuracy_vs_compute.png", title)
-    plot_coverage(rows, run.path / "coverage.png")
+    figures = {
+        "accuracy_vs_compute": plot_accuracy_vs_compute(
+            rows, run.path / "accuracy_vs_compute.png", title
+        ),
+        "coverage": plot_coverage(rows, run.path / "coverage.png"),
+    }
+    paired = paired_differences(
+        results, np.random.default_rng(stream_seed(config.seed, "paired_bootstrap")),
+        config.evaluation.bootstrap,
+    )  # fmt: skip
+    write_csv(run.path / "differences.csv", paired)
+    write_csv(run.path / "matched_compute.csv", matched_compute(rows))
+    task = config.task.name
     for row in rows:
         writer.scalars(
             {
@@ -149,6 +172,22 @@ def write_outputs(
             },
             row.budget,
         )
+        # the same accuracy with test FLOPs (per problem) as the step: one chart per task
+        writer.scalars(
+            {f"reason/{task}/accuracy_vs_flops/{row.method}": row.accuracy}, round(row.test_flops)
+        )
+    writer.custom_scalars(
+        {
+            "reason": {
+                f"{task}: accuracy vs test FLOPs per problem (step)": [
+                    f"reason/{task}/accuracy_vs_flops/.*"
+                ],
+                f"{task}: expert iteration, accuracy per round": ["reason/expert_iteration/.*"],
+            }
+        }
+    )
+    for name, figure in figures.items():
+        writer.image(f"reason/{name}", figure)
     writer.scalars(ledger.scalars(), 0)
     (run.path / "ledger.json").write_text(json.dumps(ledger.to_dict(), indent=2) + "\n")
     return rows + round_rows
