@@ -21,6 +21,10 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
+from reasoning.searches.selection import BEST_OF_N  # noqa: E402
+
+BEST_OF_N_VERIFIERS = {s.verifier for s in BEST_OF_N.values() if s.verifier not in (None, "oracle")}
+
 
 def _by_method(rows: Sequence[Any]) -> dict[str, list[Any]]:
     groups: dict[str, list[Any]] = {}
@@ -33,6 +37,22 @@ def family(method: str) -> str:
     """The search family of a method name (``best_of_n``, ``beam``, ``dvts``, ``mcts_gumbel``,
     ``mcts_puct``, ``greedy``): one panel each."""
     return method.partition("/")[0]
+
+
+# best-of-N's selections that read no verifier: drawn in every best-of-N panel, as baselines
+_UNSCORED = ("best_of_n/random_finished", "best_of_n/majority")
+
+
+def panel(method: str) -> str:
+    """The panel a method is drawn in: its family, and for best-of-N selections by a verifier
+    the verifier too (``best_of_n: prm_checker``), so that each panel stays readable."""
+    name, _, selection = method.partition("/")
+    if name != "best_of_n" or method in _UNSCORED or selection == "oracle":
+        return name
+    for verifier in sorted(BEST_OF_N_VERIFIERS, key=len, reverse=True):
+        if selection.startswith(verifier + "_"):
+            return f"best_of_n: {verifier}"
+    return name
 
 
 def _curve(axes: Any, group: Sequence[Any], x: str, label: str, **style: Any) -> None:
@@ -50,7 +70,10 @@ def plot_accuracy_vs_compute(rows: Sequence[Any], path: str | Path, title: str =
     interval bands), each with the oracle ceiling (the family's own oracle-valued search, else
     best-of-N coverage) dotted and greedy decoding as a point."""
     methods = _by_method(rows)
-    families = list(dict.fromkeys(family(m) for m in methods if family(m) != "greedy"))
+    panels = [panel(m) for m in methods if family(m) != "greedy"]
+    if any(name.startswith("best_of_n:") for name in panels):  # baselines join those panels
+        panels = [name for name in panels if name != "best_of_n"]
+    families = list(dict.fromkeys(panels))
     columns = min(3, max(1, len(families)))
     lines = -(-max(1, len(families)) // columns)
     figure, grid = plt.subplots(
@@ -58,7 +81,9 @@ def plot_accuracy_vs_compute(rows: Sequence[Any], path: str | Path, title: str =
     )
     greedy = methods.get("greedy", [])
     for axes, name in zip(grid.flat, families, strict=False):
-        members = [m for m in methods if family(m) == name]
+        members = [m for m in methods if panel(m) == name]
+        if name.startswith("best_of_n"):
+            members += [m for m in _UNSCORED if m in methods and m not in members]
         for method in members:
             if not method.endswith("/oracle"):
                 _curve(axes, methods[method], "test_flops", method.partition("/")[2], marker=".")
@@ -66,7 +91,8 @@ def plot_accuracy_vs_compute(rows: Sequence[Any], path: str | Path, title: str =
             ["best_of_n/oracle"] if "best_of_n/oracle" in methods else []
         )
         for method in ceilings:
-            label = "oracle ceiling" + ("" if family(method) == name else " (best-of-N coverage)")
+            own = family(method) == family(name.partition(":")[0])
+            label = "oracle ceiling" + ("" if own else " (best-of-N coverage)")
             _curve(axes, methods[method], "test_flops", label, color="tab:green", linestyle=":")
         for row in greedy:
             error = [[row.accuracy - row.interval_low], [row.interval_high - row.accuracy]]

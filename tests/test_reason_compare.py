@@ -9,7 +9,7 @@ import pytest
 from reasoning.pipeline.compare import matched_compute, paired_differences
 from reasoning.pipeline.evaluation import MethodResult, distinct_per_row
 from reasoning.pipeline.results import result_rows
-from reasoning.plots import family
+from reasoning.plots import family, panel
 
 
 def result(method: str, budget: int, correct, flops: float) -> MethodResult:
@@ -70,3 +70,12 @@ def test_distinct_candidates_per_row_and_families():
     assert [family(m) for m in ("greedy", "dvts/prm", "mcts_gumbel/oracle")] == [
         "greedy", "dvts", "mcts_gumbel",
     ]  # fmt: skip
+
+
+def test_best_of_n_panels_go_by_verifier():
+    assert panel("best_of_n/prm_checker_argmax_min") == "best_of_n: prm_checker"
+    assert panel("best_of_n/prm_weighted_last") == "best_of_n: prm"
+    assert panel("best_of_n/orm_argmax") == "best_of_n: orm"
+    # the baselines and the oracle ceiling are drawn in every best-of-N panel
+    assert panel("best_of_n/random_finished") == panel("best_of_n/oracle") == "best_of_n"
+    assert panel("beam/prm") == "beam"
