@@ -23,7 +23,6 @@ from reasoning.searches import (
     SearchSettings,
     beam_search,
     best_of_n_selection,
-    dvts_search,
     greedy_solutions,
     majority_vote,
     mcts_search,
@@ -338,13 +337,15 @@ def test_dvts_runs_independent_beams_of_one(countdown, oracle):
     settings = SearchSettings(max_steps=5)
     prompts = [countdown.prompt(p) for p in countdown.test]
     policy = LegalStepPolicy()
-    dvts = dvts_search(policy, oracle, prompts, 4, 3, settings, seed=2)
+    dvts = beam_search(policy, oracle, prompts, 1, 3, settings, seed=2, subtrees=4)
     single = beam_search(policy, oracle, prompts, 1, 3, settings, seed=2)
     for tree, beam in zip(dvts, single, strict=True):
         first = [candidate.text for candidate in tree.candidates[: len(beam.candidates)]]
         assert first == [candidate.text for candidate in beam.candidates]
         assert tree.policy_tokens > beam.policy_tokens
-    alone = dvts_search(policy, oracle, prompts[5:6], 4, 3, settings, 2, problem_ids=[5])[0]
+    alone = beam_search(
+        policy, oracle, prompts[5:6], 1, 3, settings, 2, subtrees=4, problem_ids=[5]
+    )[0]
     assert alone.text == dvts[5].text and alone.flops == dvts[5].flops
     greedy = solved(countdown, greedy_solutions(policy, prompts, settings)).mean()
     assert solved(countdown, dvts).mean() > greedy + 0.3

@@ -36,7 +36,6 @@ from reasoning.searches import (
     SearchOutcome,
     beam_search,
     best_of_n_selection,
-    dvts_search,
     greedy_solutions,
     mcts_search,
     pass_at_k,
@@ -237,10 +236,12 @@ class EvaluationPhase:
         """Beam search with N / M beams, or DVTS with N / M subtrees (``family``), at N =
         ``budget`` samples per level."""
         beam = self.section.beam
-        search = beam_search if family == "beam" else dvts_search
-        outcomes = search(
-            self.policy, self.verifiers[verifier], self.prompts, budget // beam.expansions,
-            beam.expansions, self.section.search, self.section.seed, selection=beam.selection,
+        trees = budget // beam.expansions  # N / M beams of one tree, or subtrees of one beam
+        outcomes = beam_search(
+            self.policy, self.verifiers[verifier], self.prompts,
+            trees if family == "beam" else 1, beam.expansions, self.section.search,
+            self.section.seed, selection=beam.selection,
+            subtrees=1 if family == "beam" else trees,
         )  # fmt: skip
         method = f"{family}/{verifier}"
         return _from_outcomes(method, budget, "samples", self.context.task, self.problems, outcomes)

@@ -38,7 +38,7 @@ from reasoning.pipeline.phases import (
     labels_phase,
     verifiers_phase,
 )
-from reasoning.searches import beam_search, dvts_search, sample_solutions
+from reasoning.searches import beam_search, sample_solutions
 from reasoning.searches.methods import SearchOutcome
 
 
@@ -75,10 +75,11 @@ def _search(
             selection="argmax", problem_ids=ids,
         )  # fmt: skip
     expansions = context.config.evaluation.beam.expansions
-    search = beam_search if section.search == "beam" else dvts_search
-    return search(
-        policy.policy, verifier, prompts, max(1, section.budget // expansions), expansions,
-        settings, seed, problem_ids=ids,
+    trees = max(1, section.budget // expansions)  # beams, or DVTS's subtrees
+    dvts = section.search == "dvts"
+    return beam_search(
+        policy.policy, verifier, prompts, 1 if dvts else trees, expansions, settings, seed,
+        subtrees=trees if dvts else 1, problem_ids=ids,
     )  # fmt: skip
 
 

@@ -14,7 +14,6 @@ from reasoning.searches.expander import NodeView, ReasoningExpander, SearchSetti
 from reasoning.searches.methods import (
     SearchOutcome,
     beam_search,
-    dvts_search,
     greedy_solutions,
     mcts_search,
     sample_solutions,
@@ -50,7 +49,6 @@ __all__ = [
     "best_of_n_selection",
     "best_score",
     "choose",
-    "dvts_search",
     "greedy_solutions",
     "majority_vote",
     "mcts_search",

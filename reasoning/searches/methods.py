@@ -7,7 +7,7 @@ search       widths (candidates per node)     rule              answer
 ===========  ===============================  ================  ===============================
 best-of-N    (1,) on N roots per problem      Beam(1): a chain  the N chain ends, then a vote
 beam         (N, M), drawn on first expansion Beam(N / M)       the finished leaves, a selection
-DVTS         (M,) on N / M roots per problem     Beam(1) per root  the finished leaves, a selection
+DVTS         (M,) on N / M roots per problem  Beam(1) per root  the finished leaves, a selection
 MCTS         (K,), drawn on creation          Puct or Gumbel    step by step: search, commit
 greedy       (1,) at temperature 0            Beam(1)           the one chain
 ===========  ===============================  ================  ===============================
@@ -168,59 +168,22 @@ def beam_search(
     seed: int,
     *,
     selection: str = "argmax",
+    subtrees: int = 1,
     problem_ids: Sequence[int] | None = None,
 ) -> list[SearchOutcome]:
     """Beam search over steps (Snell et al. 2024): N = ``num_beams * expansions`` first steps,
     keep the best ``num_beams`` distinct prefixes by verifier value, expand each with
     ``expansions`` samples, keep the best ``num_beams`` again, ... Candidates: every finished
-    leaf (duplicates dropped)."""
-    return _beams(
-        policy, verifier, prompts, 1, num_beams, expansions, settings, seed, selection,
-        problem_ids,
-    )  # fmt: skip
+    leaf (duplicates dropped).
 
-
-def dvts_search(
-    policy: StepPolicy,
-    verifier: Verifier,
-    prompts: Sequence[str],
-    subtrees: int,
-    expansions: int,
-    settings: SearchSettings,
-    seed: int,
-    *,
-    selection: str = "argmax",
-    problem_ids: Sequence[int] | None = None,
-) -> list[SearchOutcome]:
-    """Diverse verifier tree search (Beeching et al. 2024, HF search-and-learn): ``subtrees``
-    independent searches per problem, each expanding its one kept prefix with ``expansions``
-    samples per level and keeping the best by verifier value (N = ``subtrees * expansions``
-    samples per level, as beam search with N / M beams). Candidates: every subtree's finished
-    leaves; the subtrees draw from their own streams (seed, problem, subtree)."""
-    return _beams(
-        policy, verifier, prompts, subtrees, 1, expansions, settings, seed, selection,
-        problem_ids,
-    )  # fmt: skip
-
-
-def _beams(
-    policy: StepPolicy,
-    verifier: Verifier,
-    prompts: Sequence[str],
-    trees: int,
-    num_beams: int,
-    expansions: int,
-    settings: SearchSettings,
-    seed: int,
-    selection: str,
-    problem_ids: Sequence[int] | None,
-) -> list[SearchOutcome]:
-    """``trees`` beam searches per prompt (``num_beams`` kept of ``num_beams * expansions`` at
-    the root, ``expansions`` per kept prefix below), side by side in one batch; one outcome per
-    prompt over all its trees' finished leaves."""
-    if trees < 1 or num_beams < 1 or expansions < 1:
+    ``subtrees`` > 1 runs that many independent beam searches per problem side by side, each
+    from its own streams (seed, problem, subtree), one outcome per problem over all their
+    finished leaves: with ``num_beams`` = 1 that is DVTS (diverse verifier tree search,
+    Beeching et al. 2024, HF search-and-learn), N = ``subtrees * expansions`` samples per
+    level, as beam search with N / M beams."""
+    if subtrees < 1 or num_beams < 1 or expansions < 1:
         raise ValueError(
-            f"beam searches need subtrees, num_beams, expansions >= 1; got {trees}, "
+            f"beam search needs subtrees, num_beams, expansions >= 1; got {subtrees}, "
             f"{num_beams}, {expansions}"
         )
     ids = _problem_ids(prompts, problem_ids)
@@ -228,12 +191,11 @@ def _beams(
     expander = ReasoningExpander(
         policy, verifier, (width, expansions), settings, sample_on="expand"
     )
-    owners = np.repeat(np.arange(len(prompts)), trees)  # problem-major
-    tree_numbers = np.tile(np.arange(trees), len(prompts))
+    owners = np.repeat(np.arange(len(prompts)), subtrees)  # problem-major
+    trees = np.tile(np.arange(subtrees), len(prompts))
     roots = expander.add_roots([prompts[p] for p in owners.tolist()], ids[owners])
     seeds = np.array(
-        [search_seeds(seed, [ids[p]], t)[0] for p, t in zip(owners, tree_numbers, strict=True)],
-        np.int64,
+        [search_seeds(seed, [ids[p]], t)[0] for p, t in zip(owners, trees, strict=True)], np.int64
     )
     # root width + (levels - 1) x kept beams x expansions: enough to finish every level
     simulations = width * settings.max_steps

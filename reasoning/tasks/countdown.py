@@ -16,14 +16,15 @@ line is refused naming the file, the line and the field.
 
 from __future__ import annotations
 
-import json
-from collections.abc import Sequence
+import functools
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
 
 from reasoning.tasks.base import SplitName, check_range
 from reasoning.tasks.format import Equation, Number
+from reasoning.tasks.jsonl import json_lines
 from reasoning.tasks.pool import NumbersProblem, PoolTask
 from reasoning.tasks.solver import (
     POSITIVE_INTEGERS,
@@ -126,56 +127,50 @@ def load_countdown_file(
     fields ignored. ``solved``: every problem must be solvable, and gets a reference solution
     (train problems: the policy learns from them); otherwise unsolvable problems are kept (no
     method can solve them, which lowers every accuracy alike)."""
-    from reasoning.tasks.solver import MAX_NUMBERS
-
     path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"Countdown problem file {path} does not exist")
 
     def refuse(line_number: int, message: str) -> ValueError:
         return ValueError(f"{path}:{line_number}: {message}; expected a line like {COUNTDOWN_LINE}")
 
     problems: dict[object, NumbersProblem] = {}
-    with path.open(encoding="utf-8") as lines:
-        for line_number, line in enumerate(lines, start=1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as error:
-                raise refuse(line_number, f"not valid JSON ({error.msg})") from None
-            if not isinstance(record, dict):
-                raise refuse(line_number, "a line must be a JSON object")
-            for name in ("numbers", "target"):
-                if name not in record:
-                    raise refuse(line_number, f"missing field {name!r}")
-            numbers, target = record["numbers"], record["target"]
-            if (
-                not isinstance(numbers, list)
-                or not 2 <= len(numbers) <= MAX_NUMBERS
-                or not all(_positive_integer(number) for number in numbers)
-            ):
+    for line_number, record in json_lines(path, "Countdown problem file", refuse):
+        numbers, target = _fields(record, functools.partial(refuse, line_number))
+        steps = None
+        if solved:
+            if min_steps(tuple(sorted(numbers)), target, task.rules) is None:
                 raise refuse(
                     line_number,
-                    f"field 'numbers' must be a list of 2 to {MAX_NUMBERS} positive integers, "
-                    f"got {numbers!r}",
+                    f"target {target} cannot be made from {numbers}: a train problem needs a "
+                    f"solution to learn from",
                 )
-            if not _positive_integer(target):
-                raise refuse(
-                    line_number, f"field 'target' must be a positive integer, got {target!r}"
-                )
-            steps = None
-            if solved:
-                if min_steps(tuple(sorted(numbers)), target, task.rules) is None:
-                    raise refuse(
-                        line_number,
-                        f"target {target} cannot be made from {numbers}: a train problem needs a "
-                        f"solution to learn from",
-                    )
-                rng = np.random.default_rng(np.random.SeedSequence([task.seed, line_number]))
-                steps = task.reference_steps(sorted(numbers), target, rng)
-            problem = task.make_problem(numbers, target, steps)
-            problems.setdefault(problem.key, problem)
+            rng = np.random.default_rng(np.random.SeedSequence([task.seed, line_number]))
+            steps = task.reference_steps(sorted(numbers), target, rng)
+        problem = task.make_problem(numbers, target, steps)
+        problems.setdefault(problem.key, problem)
     if not problems:
         raise ValueError(f"{path}: the file has no problems; expected lines like {COUNTDOWN_LINE}")
     return tuple(problems.values())
+
+
+def _fields(record: object, refuse: Callable[[str], ValueError]) -> tuple[list[int], int]:
+    """``numbers`` and ``target`` of one parsed line, checked."""
+    from reasoning.tasks.solver import MAX_NUMBERS
+
+    if not isinstance(record, dict):
+        raise refuse("a line must be a JSON object")
+    for name in ("numbers", "target"):
+        if name not in record:
+            raise refuse(f"missing field {name!r}")
+    numbers, target = record["numbers"], record["target"]
+    if (
+        not isinstance(numbers, list)
+        or not 2 <= len(numbers) <= MAX_NUMBERS
+        or not all(_positive_integer(number) for number in numbers)
+    ):
+        raise refuse(
+            f"field 'numbers' must be a list of 2 to {MAX_NUMBERS} positive integers, got "
+            f"{numbers!r}"
+        )
+    if not _positive_integer(target):
+        raise refuse(f"field 'target' must be a positive integer, got {target!r}")
+    return numbers, target
