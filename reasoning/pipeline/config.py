@@ -152,6 +152,7 @@ class ExpertIterationSection:
 
     rounds: int = 0  # 0: no expert iteration
     problems: int = 200  # train problems searched per round
+    # the search that makes the data, and (beam, DVTS) is evaluated per round beside greedy
     search: Literal["best_of_n", "beam", "dvts"] = "beam"
     budget: int = 16  # samples (per level for beam and DVTS; in all for best-of-N)
     verifier: str = "oracle"  # whose verdict keeps a solution: oracle, prm, prm_checker, orm

@@ -21,6 +21,8 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -104,6 +106,45 @@ def kept_solutions(context: Context, ids: range, outcomes: list[SearchOutcome]) 
     return texts
 
 
+def _improve(
+    context: Context,
+    policy: PolicyPhase,
+    verifiers: VerifiersPhase,
+    ledger: ComputeLedger,
+    number: int,
+    directory: Path,
+) -> dict[str, Any]:
+    """Steps 1-3 of round ``number`` (see the module docstring): the new policy saved in
+    ``directory/policy``; returns the round's record (its ledger, solutions kept)."""
+    from reasoning.lm.checkpoint import load_tiny_gpt, save_tiny_gpt
+    from reasoning.lm.train import train_tiny_gpt
+
+    config, section = context.config, context.config.expert_iteration
+    ids = range((number - 1) * section.problems, number * section.problems)
+    prompts = [context.task.prompt(context.task.train[i]) for i in ids]
+    search_seed = stream_seed(config.seed, "expert_iteration", number, 0)
+    outcomes = _search(context, policy, verifiers, prompts, ids, search_seed)
+    texts = kept_solutions(context, ids, outcomes)
+    if not texts:
+        raise UserError(
+            f"expert iteration round {number}: no verified solution among {len(ids)} "
+            f"problems; raise expert_iteration.budget or problems"
+        )
+    context.log(
+        f"expert iteration round {number}: {len(texts)} verified solutions of {len(ids)} "
+        f"problems; fine-tuning the policy"
+    )
+    # a copy of the round's starting weights, so that the policy in memory stays as it was
+    model, tokenizer = load_tiny_gpt(policy.spec.removeprefix("tiny:"))
+    rng = np.random.default_rng(stream_seed(config.seed, "expert_iteration", number, 1))
+    result = train_tiny_gpt(
+        section.training, texts, rng, tokenizer=tokenizer, model=model, progress=config.progress
+    )
+    save_tiny_gpt(directory / "policy", result.model, tokenizer)
+    ledger = ledger.add(sft_flops=result.flops, data_search_flops=sum(o.flops for o in outcomes))
+    return {"ledger": ledger.to_dict(), "kept": len(texts), "seconds": result.seconds}
+
+
 def expert_iteration(
     context: Context,
     policy: PolicyPhase,
@@ -112,9 +153,7 @@ def expert_iteration(
 ) -> list[Round]:
     """Run (or reload) every round; ``ledger``: the train FLOPs of round 0 (the test FLOPs of
     the main evaluation are not carried into the rounds' ledgers)."""
-    from reasoning.lm.checkpoint import load_tiny_gpt, save_tiny_gpt
     from reasoning.lm.sampling import TinyGPTPolicy
-    from reasoning.lm.train import train_tiny_gpt
 
     config, section = context.config, context.config.expert_iteration
     if section.rounds and policy.model is None:
@@ -131,32 +170,8 @@ def expert_iteration(
         directory = context.run.path / "expert_iteration" / f"round-{number}"
         key = fingerprint(verifiers.key, policy.key, section, config.evaluation.search, number)
         record = begin(directory, key, f"expert iteration round {number}", context.log)
-        ids = range((number - 1) * section.problems, number * section.problems)
         if record is None:
-            seed = stream_seed(config.seed, "expert_iteration", number)
-            prompts = [context.task.prompt(context.task.train[i]) for i in ids]
-            outcomes = _search(context, policy, verifiers, prompts, ids, seed)
-            texts = kept_solutions(context, ids, outcomes)
-            if not texts:
-                raise UserError(
-                    f"expert iteration round {number}: no verified solution among "
-                    f"{len(ids)} problems; raise expert_iteration.budget or problems"
-                )
-            context.log(
-                f"expert iteration round {number}: {len(texts)} verified solutions of "
-                f"{len(ids)} problems; fine-tuning the policy"
-            )
-            # a copy of the round's starting weights, so that the policy in memory stays as it was
-            model, tokenizer = load_tiny_gpt(policy.spec.removeprefix("tiny:"))
-            result = train_tiny_gpt(
-                section.training, texts, np.random.default_rng(seed), tokenizer=tokenizer,
-                model=model, progress=config.progress,
-            )  # fmt: skip
-            save_tiny_gpt(directory / "policy", result.model, tokenizer)
-            step = ledger.add(
-                sft_flops=result.flops, data_search_flops=sum(o.flops for o in outcomes)
-            )
-            record = {"ledger": step.to_dict(), "kept": len(texts), "seconds": result.seconds}
+            record = _improve(context, policy, verifiers, ledger, number, directory)
         else:
             context.log(f"expert iteration round {number}: reusing {directory}")
         loaded = TinyGPTPolicy.from_directory(directory / "policy")
