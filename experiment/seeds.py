@@ -28,6 +28,7 @@ ROLES = {
     "verifier_measure": 10,  # the policy's solutions the verifiers are measured on
     "expert_iteration": 11,  # indices (round,): that round's searches and fine-tuning batches
     "paired_bootstrap": 12,  # the problems resampled for paired differences' intervals
+    "tree_search": 13,  # indices (seed number,): the evaluation's tree searches after the first
 }
 
 

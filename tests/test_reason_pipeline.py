@@ -160,7 +160,8 @@ def test_rerun_resumes_from_the_run_directory(smoke_run, capsys):
 
 
 def test_expert_iteration_rounds_are_checkpoints_with_their_train_flops(tmp_path, capsys):
-    """Two rounds after a small run (a policy trained long enough to solve a few problems):
+    """Two rounds after a small run (a policy trained long enough to solve a few problems,
+    every tree search run with three seeds):
     each round fine-tunes the policy on oracle-verified beam-search solutions of its own train
     problems (and relabels and retrains the verifiers), is saved with a ledger whose train
     FLOPs include the search that made the data, and gets greedy and search rows in
@@ -172,10 +173,13 @@ def test_expert_iteration_rounds_are_checkpoints_with_their_train_flops(tmp_path
         "evaluation.mcts.simulations=[2]", "evaluation.dvts=false",
         "expert_iteration.rounds=2", "expert_iteration.problems=40",
         "expert_iteration.budget=8", "expert_iteration.training.steps=20",
-        "expert_iteration.relabel=true",
+        "expert_iteration.relabel=true", "evaluation.tree_seeds=3",
     ]  # fmt: skip
     assert main(arguments) == 0
     run = tmp_path / "countdown-smoke"
+    # every tree search ran with three seeds, averaged per problem
+    saved = json.loads((run / "evaluation" / "beam__oracle@4.json").read_text())
+    assert saved["seeds"] == 3 and set(saved["correct"]) <= {0.0, 1 / 3, 2 / 3, 1.0}
     ledgers = [
         json.loads((run / "expert_iteration" / f"round-{r}" / "ledger.json").read_text())
         for r in (1, 2)
@@ -193,6 +197,7 @@ def test_expert_iteration_rounds_are_checkpoints_with_their_train_flops(tmp_path
     for row in rows:
         by_round.setdefault(int(row["round"]), set()).add(row["method"])
     assert by_round[1] == by_round[2] == {"greedy", "beam/oracle"}
+    assert {int(r["seeds"]) for r in rows if r["method"].startswith("mcts")} == {3}
     train_flops = {int(row["round"]): float(row["train_flops"]) for row in rows}
     assert 0 < train_flops[0] < train_flops[1] < train_flops[2]
     capsys.readouterr()

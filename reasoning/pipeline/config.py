@@ -143,6 +143,8 @@ class EvaluationSection:
     mcts: MctsSection = field(default_factory=MctsSection)
     bootstrap: int = 1000  # resamples of problems for the intervals
     seed: int = 0
+    # beam, DVTS and MCTS run with this many seeds, per-problem results averaged over them
+    tree_seeds: int = 1
 
 
 @dataclass(frozen=True)
@@ -194,6 +196,10 @@ class ReasonConfig:
             raise ValueError(
                 f"evaluation.best_of_n sizes {too_big} must be in [1, pool_size = "
                 f"{self.evaluation.pool_size}]"
+            )
+        if self.evaluation.tree_seeds < 1:
+            raise ValueError(
+                f"evaluation.tree_seeds must be >= 1, got {self.evaluation.tree_seeds}"
             )
         beam = self.evaluation.beam
         uneven = [n for n in beam.budgets if n < beam.expansions or n % beam.expansions]

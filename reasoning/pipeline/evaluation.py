@@ -19,6 +19,7 @@ verifier's tokens are counted by its own tokenizer (``Verifier.count_tokens``).
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 import time
@@ -51,6 +52,13 @@ POOL_FILE = "pool.jsonl"
 RESULT_VERSION = 2
 
 
+# the per-problem (P,) arrays of a MethodResult
+ARRAY_FIELDS = (
+    "correct", "covered", "missed", "flops", "policy_tokens", "verifier_tokens", "candidates",
+    "distinct",
+)  # fmt: skip
+
+
 @dataclass(frozen=True)
 class MethodResult:
     """One method at one budget, per test problem (P,): ``correct`` and ``covered`` in [0, 1]
@@ -72,6 +80,7 @@ class MethodResult:
     spent: float
     candidates: np.ndarray
     distinct: np.ndarray
+    seeds: int = 1  # searches averaged per problem (evaluation.tree_seeds; 1 otherwise)
 
     def to_json(self) -> dict[str, Any]:
         data = {name: getattr(self, name) for name in self.__dataclass_fields__}
@@ -79,12 +88,8 @@ class MethodResult:
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> MethodResult:
-        arrays = (
-            "correct", "covered", "missed", "flops", "policy_tokens", "verifier_tokens",
-            "candidates", "distinct",
-        )  # fmt: skip
         fields: dict[str, Any] = {
-            k: np.asarray(v, np.float64) if k in arrays else v for k, v in data.items()
+            k: np.asarray(v, np.float64) if k in ARRAY_FIELDS else v for k, v in data.items()
         }
         return cls(**fields)
 
@@ -195,62 +200,82 @@ class EvaluationPhase:
         tree_verifiers = [section.tree_verifier] + (["oracle"] if section.oracle_searches else [])
         for family in ("beam", "dvts")[: 1 + section.dvts]:
             for name in tree_verifiers:
-                for budget in beam.budgets:
-                    params = (beam.expansions, beam.selection)
-                    compute = functools.partial(self._beam, family, name, budget)
-                    jobs.append((f"{family}/{name}", budget, params, compute))
+                jobs += [self._job(f"{family}/{name}", budget) for budget in beam.budgets]
         runs: list[tuple[str, str]] = [(rule, section.tree_verifier) for rule in mcts.rules]
         if section.oracle_searches:
             runs += [(rule, "oracle") for rule in mcts.oracle_rules]
         for rule, name in runs:
-            for simulations in mcts.simulations:
-                mcts_params = (mcts.candidates, mcts.rule(rule))
-                compute = functools.partial(self._mcts, rule, name, simulations)
-                jobs.append((f"mcts_{rule}/{name}", simulations, mcts_params, compute))
+            jobs += [self._job(f"mcts_{rule}/{name}", sims) for sims in mcts.simulations]
         return jobs
 
-    def search(self, method: str, budget: int) -> MethodResult:
-        """One configured search (``family/verifier`` as ``results.csv`` names it) at
-        ``budget``, computed once and then reloaded: expert iteration's per-round rows."""
-        if method == "greedy":
-            return self._cached("greedy", 1, (), self._greedy)
+    def _job(self, method: str, budget: int) -> tuple[str, int, tuple, Any]:
+        """(method, budget, params, compute) of one search (``family/verifier``)."""
         family, _, verifier = method.partition("/")
         if verifier not in self.verifiers:
             known = list(self.verifiers)
             raise ValueError(f"{method}: unknown verifier {verifier!r}; the verifiers are {known}")
+        count = self.section.tree_seeds
         if family in ("beam", "dvts"):
             beam = self.section.beam
             compute = functools.partial(self._beam, family, verifier, budget)
-            return self._cached(method, budget, (beam.expansions, beam.selection), compute)
-        if family in ("mcts_puct", "mcts_gumbel"):
+            params: tuple = (beam.expansions, beam.selection, count)
+        elif family in ("mcts_puct", "mcts_gumbel"):
             rule, mcts = family.removeprefix("mcts_"), self.section.mcts
             compute = functools.partial(self._mcts, rule, verifier, budget)
-            return self._cached(method, budget, (mcts.candidates, mcts.rule(rule)), compute)
-        raise ValueError(f"{method}: not a search (beam, dvts, mcts_puct, mcts_gumbel)")
+            params = (mcts.candidates, mcts.rule(rule), count)
+        else:
+            raise ValueError(f"{method}: not a search (beam, dvts, mcts_puct, mcts_gumbel)")
+        return method, budget, params, functools.partial(self._over_seeds, compute)
+
+    def search(self, method: str, budget: int) -> MethodResult:
+        """One search (``family/verifier`` as ``results.csv`` names it, or ``greedy``) at
+        ``budget``, computed once and then reloaded: expert iteration's per-round rows."""
+        if method == "greedy":
+            return self._cached("greedy", 1, (), self._greedy)
+        return self._cached(*self._job(method, budget))
+
+    def tree_seeds(self) -> list[int]:
+        """The seeds every tree search runs with (``evaluation.tree_seeds`` of them): the first
+        is ``evaluation.seed`` itself, so that one seed gives what a single run gave."""
+        section = self.section
+        return [section.seed] + [
+            stream_seed(section.seed, "tree_search", k) for k in range(1, section.tree_seeds)
+        ]
+
+    def _over_seeds(self, compute: Any) -> MethodResult:
+        """``compute(seed)`` for every tree seed; per problem, the mean over seeds (so that the
+        intervals over problems include the search's own randomness), costs the mean too, and
+        ``spent`` the total."""
+        runs = [compute(seed) for seed in self.tree_seeds()]
+        if len(runs) == 1:
+            return runs[0]
+        arrays = {
+            name: np.mean([getattr(run, name) for run in runs], axis=0) for name in ARRAY_FIELDS
+        }
+        spent = sum(run.spent for run in runs)
+        return dataclasses.replace(runs[0], **arrays, spent=spent, seeds=len(runs))
 
     def _greedy(self) -> MethodResult:
         outcomes = greedy_solutions(self.policy, self.prompts, self.section.search)
         return _from_outcomes("greedy", 1, "samples", self.context.task, self.problems, outcomes)
 
-    def _beam(self, family: str, verifier: str, budget: int) -> MethodResult:
+    def _beam(self, family: str, verifier: str, budget: int, seed: int) -> MethodResult:
         """Beam search with N / M beams, or DVTS with N / M subtrees (``family``), at N =
         ``budget`` samples per level."""
         beam = self.section.beam
         trees = budget // beam.expansions  # N / M beams of one tree, or subtrees of one beam
         outcomes = beam_search(
             self.policy, self.verifiers[verifier], self.prompts,
-            trees if family == "beam" else 1, beam.expansions, self.section.search,
-            self.section.seed, selection=beam.selection,
-            subtrees=1 if family == "beam" else trees,
+            trees if family == "beam" else 1, beam.expansions, self.section.search, seed,
+            selection=beam.selection, subtrees=1 if family == "beam" else trees,
         )  # fmt: skip
         method = f"{family}/{verifier}"
         return _from_outcomes(method, budget, "samples", self.context.task, self.problems, outcomes)
 
-    def _mcts(self, rule: str, verifier: str, simulations: int) -> MethodResult:
+    def _mcts(self, rule: str, verifier: str, simulations: int, seed: int) -> MethodResult:
         outcomes = mcts_search(
             self.policy, self.verifiers[verifier], self.prompts, self.section.mcts.rule(rule),
-            simulations,
-            self.section.mcts.candidates, self.section.search, self.section.seed,
+            simulations, self.section.mcts.candidates, self.section.search, seed,
         )  # fmt: skip
         method, task = f"mcts_{rule}/{verifier}", self.context.task
         return _from_outcomes(method, simulations, "simulations", task, self.problems, outcomes)

@@ -35,6 +35,7 @@ class ResultRow:
     problems: int
     candidates: float  # finished candidates chosen among, per problem
     distinct_candidates: float  # of those, distinct texts (NaN where not counted: pass@k)
+    seeds: int = 1  # tree searches: seeds averaged per problem
     round: int = 0  # expert iteration round of the policy (0: the policy trained on references)
     train_flops: float = math.nan  # the ledger's train FLOPs of that policy and its verifiers
 
@@ -66,6 +67,7 @@ def result_rows(
                 problems=len(result.correct),
                 candidates=float(result.candidates.mean()),
                 distinct_candidates=float(result.distinct.mean()),
+                seeds=int(result.seeds),
             )
         )
     return rows
