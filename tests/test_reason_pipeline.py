@@ -151,12 +151,16 @@ def test_rerun_resumes_from_the_run_directory(smoke_run, capsys):
                 f"run.root={run.parent}",
                 "progress=false",
                 "evaluation.mcts.simulations=[3]",
+                "verifier.measure.samples=3",
             ]
         )
         == 0
     )
     output = capsys.readouterr().out
     assert "mcts_puct/prm @ 3 simulations" in output and "beam/prm @" not in output
+    # ... the verifiers' measurement is redone, their training is not
+    assert "verifiers: reusing" in output and "prm on 4 held-out problems" in output
+    assert json.loads((run / "verifiers.json").read_text())["samples_per_problem"] == 3
 
 
 def test_expert_iteration_rounds_are_checkpoints_with_their_train_flops(tmp_path, capsys):

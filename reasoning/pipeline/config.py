@@ -79,6 +79,17 @@ class PolicySection:
 
 
 @dataclass(frozen=True)
+class MeasureSection:
+    """The verifiers measured on held-out problems (``reasoning.verifiers.measure``, written to
+    ``verifiers.json``): ``problems`` train problems after the label problems (0: none),
+    ``samples`` policy solutions each. Not part of the verifiers' training: changing it re-runs
+    only the measurement."""
+
+    problems: int = 0
+    samples: int = 16
+
+
+@dataclass(frozen=True)
 class VerifierSection:
     training: VerifierTrainingConfig = field(default_factory=VerifierTrainingConfig)
     orm_rollouts: bool = True  # the ORM also learns from the label completions (same rollouts)
@@ -96,10 +107,7 @@ class VerifierSection:
     # solutions and rollouts (a step is right when valid and the goal still reachable); only
     # on tasks with a step checker
     checker_prm: bool = True
-    # held-out measurement (reasoning.verifiers.measure, verifiers.json): this many train
-    # problems after the label problems, ``measure_samples`` policy solutions each; 0: none
-    measure_problems: int = 0
-    measure_samples: int = 16
+    measure: MeasureSection = field(default_factory=lambda: MeasureSection())
 
 
 @dataclass(frozen=True)

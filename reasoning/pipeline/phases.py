@@ -35,7 +35,7 @@ from reasoning.labels import (
     read_labels,
 )
 from reasoning.lm.base import StepPolicy
-from reasoning.pipeline.config import ReasonConfig
+from reasoning.pipeline.config import MeasureSection, ReasonConfig
 from reasoning.tasks.base import Problem, Task
 from reasoning.verifiers.reward_model import LearnedVerifier, VerifierKind
 
@@ -250,7 +250,9 @@ def verifiers_phase(
     from reasoning.verifiers.training import train_verifier
 
     config = context.config
-    key = fingerprint(labels.key, config.verifier)
+    # what the verifiers are trained with: their measurement (verifier.measure) is not part of it
+    training = dataclasses.replace(config.verifier, measure=MeasureSection())
+    key = fingerprint(labels.key, training)
     directory = directory or context.run.path / "verifiers"
     record = begin(directory, key, "verifiers", context.log)
     section = config.verifier
@@ -335,25 +337,25 @@ def measure_phase(
     context: Context, policy: PolicyPhase, verifiers: VerifiersPhase
 ) -> dict[str, Any] | None:
     """The verifiers measured on the policy's solutions to held-out train problems (those after
-    the label problems; ``verifier.measure_problems``): step AUC against the exact checker and
+    the label problems; ``verifier.measure``): step AUC against the exact checker and
     top-1 selection (``reasoning.verifiers.measure``), in ``verifiers.json`` and under
     ``reason/verifiers/``. Its sampling is a diagnostic: in the file, not in the ledger."""
     from reasoning.searches import sample_solutions
     from reasoning.verifiers.measure import measure_verifiers
 
-    config, section = context.config, context.config.verifier
-    if not section.measure_problems or not context.task.has_step_checker:
+    config, section = context.config, context.config.verifier.measure
+    if not section.problems or not context.task.has_step_checker:
         return None
     train, start = context.task.train, label_problems_range(context).stop
-    if start + section.measure_problems > len(train):
+    if start + section.problems > len(train):
         raise UserError(
-            f"verifier.measure_problems={section.measure_problems} needs train problems after "
-            f"the {start} the policy and the labels use, but the train split has {len(train)}; "
-            f"raise task.knobs.train_size or lower verifier.measure_problems"
+            f"verifier.measure.problems={section.problems} needs train problems after the "
+            f"{start} the policy and the labels use, but the train split has {len(train)}; "
+            f"raise task.knobs.train_size or lower verifier.measure.problems"
         )
-    indices = range(start, start + section.measure_problems)
+    indices = range(start, start + section.problems)
     search = config.evaluation.search
-    key = fingerprint(verifiers.key, section.measure_problems, section.measure_samples, search)
+    key = fingerprint(verifiers.key, section, search)
     path = context.run.path / MEASURE_FILE
     if path.exists() and json.loads(path.read_text()).get("fingerprint") == key:
         context.log(f"verifiers: reusing the measurement in {path}")
@@ -361,7 +363,7 @@ def measure_phase(
         return record
     problems = [train[i] for i in indices]
     outcomes = sample_solutions(
-        policy.policy, [context.task.prompt(p) for p in problems], section.measure_samples,
+        policy.policy, [context.task.prompt(p) for p in problems], section.samples,
         search, stream_seed(config.seed, "verifier_measure"), problem_ids=indices,
     )  # fmt: skip
     solutions = [[candidate.text for candidate in outcome.candidates] for outcome in outcomes]
@@ -369,7 +371,7 @@ def measure_phase(
     record = {
         "fingerprint": key,
         "problems": [indices.start, indices.stop],
-        "samples_per_problem": section.measure_samples,
+        "samples_per_problem": section.samples,
         "policy_flops": float(sum(outcome.flops for outcome in outcomes)),
         "verifiers": {m.name: dataclasses.asdict(m) for m in measured},
     }
