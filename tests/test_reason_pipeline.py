@@ -209,6 +209,11 @@ def test_expert_iteration_rounds_are_checkpoints_with_their_train_flops(tmp_path
     output = capsys.readouterr().out
     assert "expert iteration round 2: reusing" in output
     assert "fine-tuning" not in output
+    # a third round later keeps the first two
+    assert main([*arguments, "expert_iteration.rounds=3"]) == 0
+    output = capsys.readouterr().out
+    assert "round 2: reusing" in output and "round 3: reusing" not in output
+    assert (run / "expert_iteration" / "round-3" / "policy" / "model.safetensors").exists()
 
 
 def test_a_test_file_on_a_finished_run_reuses_its_trained_phases(smoke_run, capsys, tmp_path):

@@ -19,6 +19,7 @@ search that made the data included, under ``data_search_flops``), and is reused 
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -166,9 +167,10 @@ def expert_iteration(
             f"{available} (policy.problems); lower expert_iteration.problems"
         )
     rounds: list[Round] = []
+    recipe = dataclasses.replace(section, rounds=0)  # more rounds later keep these ones
     for number in range(1, section.rounds + 1):
         directory = context.run.path / "expert_iteration" / f"round-{number}"
-        key = fingerprint(verifiers.key, policy.key, section, config.evaluation.search, number)
+        key = fingerprint(verifiers.key, policy.key, recipe, config.evaluation.search, number)
         record = begin(directory, key, f"expert iteration round {number}", context.log)
         if record is None:
             record = _improve(context, policy, verifiers, ledger, number, directory)
