@@ -169,6 +169,7 @@ class ExpertIterationSection:
     min_score: float = 0.5  # a learned verifier's aggregated score to keep a solution
     keep_per_problem: int = 4  # distinct verified solutions kept per problem
     relabel: bool = False  # new step labels from the new policy, and the verifiers retrained
+    # the fine-tuning; it continues the policy's weights, so training.model is not read
     training: TrainingConfig = field(
         default_factory=lambda: TrainingConfig(steps=300, learning_rate=5e-4, warmup_steps=20)
     )
