@@ -264,6 +264,11 @@ def test_config_mistakes_name_the_key(tmp_path, capsys):
     assert "multiples of beam.expansions" in capsys.readouterr().err
     assert main(["reason", str(SMOKE), f"run.root={tmp_path}", "evaluation.selections=[vote]"]) == 2
     assert "unknown ['vote']" in capsys.readouterr().err
+    off = ["verifier.checker_prm=false", "evaluation.tree_verifier=prm_checker"]
+    assert main(["reason", str(SMOKE), f"run.root={tmp_path}", *off]) == 2
+    assert "evaluation.tree_verifier is prm_checker, but verifier.checker_prm is off" in (
+        capsys.readouterr().err
+    )
     assert not (tmp_path / "countdown-smoke").exists()
 
 

@@ -165,7 +165,7 @@ class ExpertIterationSection:
     # the search that makes the data, and (beam, DVTS) is evaluated per round beside greedy
     search: Literal["best_of_n", "beam", "dvts"] = "beam"
     budget: int = 16  # samples (per level for beam and DVTS; in all for best-of-N)
-    verifier: str = "oracle"  # whose verdict keeps a solution: oracle, prm, prm_checker, orm
+    verifier: Literal["oracle", "prm", "prm_checker", "orm"] = "oracle"  # whose verdict keeps one
     min_score: float = 0.5  # a learned verifier's aggregated score to keep a solution
     keep_per_problem: int = 4  # distinct verified solutions kept per problem
     relabel: bool = False  # new step labels from the new policy, and the verifiers retrained
@@ -205,6 +205,19 @@ class ReasonConfig:
             raise ValueError(
                 f"evaluation.best_of_n sizes {too_big} must be in [1, pool_size = "
                 f"{self.evaluation.pool_size}]"
+            )
+        uses_checker_prm = [
+            key
+            for key, name in (
+                ("evaluation.tree_verifier", self.evaluation.tree_verifier),
+                ("expert_iteration.verifier", self.expert_iteration.verifier),
+            )
+            if name == "prm_checker"
+        ]
+        if uses_checker_prm and not self.verifier.checker_prm:
+            raise ValueError(
+                f"{uses_checker_prm[0]} is prm_checker, but verifier.checker_prm is off; turn it "
+                f"on or choose prm, orm or oracle"
             )
         if self.evaluation.tree_seeds < 1:
             raise ValueError(
