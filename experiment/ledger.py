@@ -40,12 +40,20 @@ class ComputeLedger:
     learner_flops: int = 0  # train: learner updates (3 x forward per sample)
     label_flops: int = 0  # train: Monte-Carlo rollouts that label verifier data
     sft_flops: int = 0  # train: supervised fine-tuning of language models
+    # train: searches run on train problems to make training data (expert iteration's)
+    data_search_flops: int = 0
     test_flops: int = 0  # test: search at evaluation time
 
     @property
     def train_flops(self) -> int:
         """Everything spent to make the model: the x axis of a train-compute study."""
-        return self.selfplay_flops + self.learner_flops + self.label_flops + self.sft_flops
+        return (
+            self.selfplay_flops
+            + self.learner_flops
+            + self.label_flops
+            + self.sft_flops
+            + self.data_search_flops
+        )
 
     def add(self, **flops: int | float) -> ComputeLedger:
         """A new ledger with FLOPs added by field name, e.g. ``ledger.add(learner_flops=3e9)``."""

@@ -25,6 +25,10 @@ ROLES = {
     "checker_solutions": 7,  # solutions labelled by the exact step checker
     "result_bootstrap": 8,  # the problems resampled for the results' intervals
     "subsets": 9,  # indices (best-of-N size,): the subsets of the evaluation pool
+    "verifier_measure": 10,  # the policy's solutions the verifiers are measured on
+    "expert_iteration": 11,  # indices (round,): that round's searches and fine-tuning batches
+    "paired_bootstrap": 12,  # the problems resampled for paired differences' intervals
+    "tree_search": 13,  # indices (seed number,): the evaluation's tree searches after the first
 }
 
 

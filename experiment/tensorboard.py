@@ -8,7 +8,7 @@ it is an error.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 
@@ -39,18 +39,29 @@ class ScalarWriter:
             self._writer.add_scalar(tag, float(value), global_step=step, walltime=walltime)
 
     def image(self, tag: str, path: str | Path, step: int = 0) -> None:
-        """A PNG file as an image (a plot, so that TensorBoard shows the figures of a report)."""
+        """A PNG file (a plot, so that TensorBoard shows a run's or a report's figures)."""
         import matplotlib.image
 
         check_tag(tag)
         pixels = matplotlib.image.imread(str(path))  # (H, W, 3 or 4) floats in [0, 1]
-        self._writer.add_image(tag, pixels[..., :3], global_step=step, dataformats="HWC")
+        rgb = (pixels[..., :3] * 255).round().astype("uint8")
+        self._writer.add_image(tag, rgb, global_step=step, dataformats="HWC")
 
     def text(self, tag: str, text: str, step: int = 0) -> None:
         """Text (a resolved config, shown as preformatted Markdown)."""
         check_tag(tag)
         block = "\n".join("    " + line for line in text.splitlines())
         self._writer.add_text(tag, block, global_step=step)
+
+    def custom_scalars(self, layout: Mapping[str, Mapping[str, Sequence[str]]]) -> None:
+        """A custom-scalars layout: ``{category: {chart title: [tag regexes]}}``, each chart
+        one multiline plot of the scalars whose tags match (TensorBoard's Custom Scalars tab)."""
+        self._writer.add_custom_scalars(
+            {
+                category: {title: ["Multiline", list(tags)] for title, tags in charts.items()}
+                for category, charts in layout.items()
+            }
+        )
 
     def flush(self) -> None:
         self._writer.flush()

@@ -405,6 +405,44 @@ def orm_examples(
     return examples
 
 
+def _checker_targets(oracle: Any, text: str) -> tuple[float, ...] | None:
+    """The exact checker's label at every step end of ``text`` (prompt + steps): 1 while every
+    step so far is valid and the goal still reachable, 0 from the first step that is not (the
+    answer line: the solution is correct); None when a step has no position (an empty step)."""
+    oks = np.minimum.accumulate(oracle.step_scores([text])[0])
+    if len(step_end_positions(text)) != len(oks) + 1:
+        return None
+    return tuple(float(ok) for ok in oks)
+
+
+def checker_label_examples(
+    task: Task, labels: Sequence[LabeledSolution], include_rollouts: bool = True
+) -> list[VerifierExample]:
+    """PRM training data labelled by the task's exact step checker instead of rollouts: the
+    policy's own sampled solutions (and with ``include_rollouts`` every label completion, each
+    a full solution of the policy) with the checker's label at each step end (see
+    :func:`_checker_targets`; the prompt's end unlabelled), as PRM800K labelled the policy's
+    samples by people (Lightman et al. 2023). Costs no policy call beyond the rollouts made."""
+    from reasoning.verifiers.oracle import OracleVerifier
+
+    if not task.has_step_checker:
+        raise ValueError(
+            "checker labels need a task with a step checker; this task's steps are free text"
+        )
+    train = task.train
+    oracle = OracleVerifier(task, [train[i] for i in sorted({r.problem_index for r in labels})])
+    examples = []
+    for record in labels:
+        texts = [record.text]
+        if include_rollouts:
+            texts += [record.prompt + "".join(rollout.steps) for rollout in record.rollouts]
+        for text in dict.fromkeys(texts):  # a rollout may repeat its solution
+            targets = _checker_targets(oracle, text)
+            if targets is not None:
+                examples.append(VerifierExample(text, (math.nan, *targets), record.problem_index))
+    return examples
+
+
 def checker_examples(
     task: Task,
     problems: Sequence[Problem],
@@ -434,10 +472,10 @@ def checker_examples(
             text = task.prompt(problem) + task.solution_text(
                 task.sample_solution(problem, rng, error_rate)
             )
-            oks = np.minimum.accumulate(oracle.step_scores([text])[0])
-            if len(step_end_positions(text)) != len(oks) + 1:
+            oks = _checker_targets(oracle, text)
+            if oks is None:
                 continue  # an empty step has no position to label
             correct = float(task.check_answer(problem, text[len(task.prompt(problem)) :]))
-            prm.append(VerifierExample(text, (1.0, *map(float, oks)), int(index)))
+            prm.append(VerifierExample(text, (1.0, *oks), int(index)))
             orm.append(VerifierExample(text, (math.nan,) * len(oks) + (correct,), int(index)))
     return prm, orm

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import csv
 import json
+import math
+import re
 import time
 from pathlib import Path
 
@@ -36,10 +38,23 @@ def test_smoke_run_writes_every_output(smoke_run):
     assert seconds < 300
     rows = read_rows(run / "results.csv")
     methods = {row["method"] for row in rows}
-    selections = ("majority", "prm_weighted", "orm_weighted", "prm_argmax", "orm_argmax", "oracle")
-    searches = ("beam/prm", "beam/oracle", "mcts_puct/prm", "mcts_gumbel/prm", "mcts_gumbel/oracle")
+    # no majority vote on Countdown: every finished solution names the target
+    # both PRMs (Monte-Carlo labels, exact checker labels), with every aggregation
+    selections = ["random_finished", "orm_weighted", "orm_argmax", "oracle"] + [
+        f"{prm}_{rule}_{aggregation}"
+        for prm in ("prm", "prm_checker")
+        for rule in ("weighted", "argmax")
+        for aggregation in ("last", "min", "product")
+    ]
+    searches = ("beam/prm", "beam/oracle", "dvts/prm", "dvts/oracle", "mcts_puct/prm")
+    searches += ("mcts_gumbel/prm", "mcts_gumbel/oracle")
     assert methods == {"greedy", *searches} | {f"best_of_n/{s}" for s in selections}
     for row in rows:
+        candidates, distinct = float(row["candidates"]), float(row["distinct_candidates"])
+        if row["method"].startswith(("beam/", "dvts/", "greedy", "mcts")):
+            assert distinct == candidates  # duplicates dropped (one candidate: greedy, MCTS)
+        elif row["method"] != "best_of_n/oracle":
+            assert 0 < distinct <= candidates <= int(row["budget"])
         accuracy, low, high = (float(row[k]) for k in ("accuracy", "interval_low", "interval_high"))
         assert 0 <= low <= accuracy <= high <= 1
         assert float(row["test_flops"]) > 0 and int(row["problems"]) == 6
@@ -51,17 +66,30 @@ def test_smoke_run_writes_every_output(smoke_run):
         if row["method"].startswith("best_of_n/")
     }
     # best-of-N costs grow with N: N samples of about the same length
-    for method in ("best_of_n/majority", "best_of_n/prm_argmax"):
+    for method in ("best_of_n/random_finished", "best_of_n/prm_argmax_last"):
         assert best_of[(method, 1)] < best_of[(method, 4)] < best_of[(method, 8)]
         assert best_of[(method, 8)] / best_of[(method, 1)] == pytest.approx(8, rel=0.5)
     # the verifier's reading is part of the cost: majority vote pays for the policy only
-    assert best_of[("best_of_n/prm_argmax", 4)] > best_of[("best_of_n/majority", 4)]
+    assert best_of[("best_of_n/prm_argmax_min", 4)] > best_of[("best_of_n/random_finished", 4)]
+    differences = read_rows(run / "differences.csv")
+    pairs = {(r["method"], int(r["budget"]), r["baseline"]) for r in differences}
+    assert ("beam/prm", 8, "greedy") in pairs
+    assert ("best_of_n/prm_checker_argmax_min", 4, "best_of_n/orm_argmax") in pairs
+    assert ("best_of_n/orm_weighted", 4, "best_of_n/random_finished") in pairs
+    for r in differences:
+        low, difference, high = (
+            float(r[k]) for k in ("interval_low", "difference", "interval_high")
+        )
+        assert -1 <= low <= difference <= high <= 1
+    matched = read_rows(run / "matched_compute.csv")
+    assert {int(r["samples_worth"]) for r in matched} == {1, 2, 4, 8}
+    assert all(float(r["test_flops"]) <= float(r["flops"]) * (1 + 1e-6) for r in matched)
     coverage = read_rows(run / "coverage.csv")
     values = [float(r["accuracy"]) for r in sorted(coverage, key=lambda r: int(r["budget"]))]
     assert [int(r["budget"]) for r in coverage] == [1, 2, 4, 8]
     assert all(b >= a - 1e-12 for a, b in zip(values, values[1:], strict=False))  # pass@k rises
     errors = {r["method"] for r in read_rows(run / "verifier_errors.csv")}
-    assert errors >= {"best_of_n/majority", "best_of_n/prm_argmax", "beam/prm"}
+    assert errors >= {"best_of_n/random_finished", "best_of_n/prm_argmax_product", "beam/prm"}
     # only methods that choose among candidates can pick wrongly; the oracle never does
     assert not {m for m in errors if m.startswith(("greedy", "mcts")) or m.endswith("oracle")}
     figure = run / "accuracy_vs_compute.png"
@@ -71,6 +99,11 @@ def test_smoke_run_writes_every_output(smoke_run):
     assert list((run / "tensorboard").glob("events.out.tfevents.*"))
     assert (run / "policy" / "model.safetensors").exists()
     assert (run / "verifiers" / "prm" / "model.safetensors").exists()
+    measured = json.loads((run / "verifiers.json").read_text())
+    assert set(measured["verifiers"]) == {"prm", "prm_checker", "orm"}
+    for verifier in measured["verifiers"].values():
+        assert 0 <= verifier["step_auc"] <= 1 or math.isnan(verifier["step_auc"])
+        assert set(verifier["top1"]) == {"last", "min", "product"}
 
 
 def test_tensorboard_scalars_are_under_reason(smoke_run):
@@ -80,11 +113,21 @@ def test_tensorboard_scalars_are_under_reason(smoke_run):
     events = EventAccumulator(str(run / "tensorboard"))
     events.Reload()
     tags = events.Tags()["scalars"]
-    assert "reason/best_of_n/majority/accuracy" in tags and "reason/policy/loss" in tags
-    assert "compute/test_flops" in tags
+    assert "reason/best_of_n/random_finished/accuracy" in tags and "reason/policy/loss" in tags
+    assert "compute/test_flops" in tags and "reason/verifiers/prm_checker/step_auc" in tags
     assert all(tag.startswith(("reason/", "compute/")) for tag in tags)
     steps = [event.step for event in events.Scalars("reason/best_of_n/oracle/accuracy")]
     assert steps == [1, 2, 4, 8]  # the budget is the step
+    # one chart of the task's accuracy against test FLOPs: the FLOPs are the step
+    rows = read_rows(run / "results.csv")
+    flops = sorted(round(float(r["test_flops"])) for r in rows if r["method"] == "best_of_n/oracle")
+    chart = events.Scalars("reason/countdown/accuracy_vs_flops/best_of_n/oracle")
+    assert [event.step for event in chart] == pytest.approx(flops, rel=1e-5)  # CSV: 6 digits
+    assert {"reason/accuracy_vs_compute", "reason/coverage"} <= set(events.Tags()["images"])
+    layout = events.Tensors("custom_scalars__config__")
+    assert (
+        layout and b"reason/countdown/accuracy_vs_flops/.*" in layout[0].tensor_proto.string_val[0]
+    )
 
 
 def test_rerun_resumes_from_the_run_directory(smoke_run, capsys):
@@ -95,7 +138,8 @@ def test_rerun_resumes_from_the_run_directory(smoke_run, capsys):
     output = capsys.readouterr().out
     for phase in ("policy", "labels", "verifiers"):
         assert f"{phase}: reusing" in output
-    assert "evaluation:" not in output  # every method x budget was reused
+    # every method x budget was reused: nothing computed, the pool not sampled again
+    assert not re.search(r"evaluation: (pool|\S+ @)", output)
     assert (run / "results.csv").read_text() == before
     assert time.perf_counter() - start < first_seconds
     # a changed evaluation setting re-runs only what depends on it ...
@@ -107,12 +151,93 @@ def test_rerun_resumes_from_the_run_directory(smoke_run, capsys):
                 f"run.root={run.parent}",
                 "progress=false",
                 "evaluation.mcts.simulations=[3]",
+                "verifier.measure.samples=3",
             ]
         )
         == 0
     )
     output = capsys.readouterr().out
     assert "mcts_puct/prm @ 3 simulations" in output and "beam/prm @" not in output
+    # ... the verifiers' measurement is redone, their training is not
+    assert "verifiers: reusing" in output and "prm on 4 held-out problems" in output
+    assert json.loads((run / "verifiers.json").read_text())["samples_per_problem"] == 3
+
+
+def test_expert_iteration_rounds_are_checkpoints_with_their_train_flops(tmp_path, capsys):
+    """Two rounds after a small run (a policy trained long enough to solve a few problems,
+    every tree search run with three seeds):
+    each round fine-tunes the policy on oracle-verified beam-search solutions of its own train
+    problems (and relabels and retrains the verifiers), is saved with a ledger whose train
+    FLOPs include the search that made the data, and gets greedy and search rows in
+    results.csv; a rerun reuses the rounds."""
+    arguments = [
+        "reason", str(SMOKE), f"run.root={tmp_path}", "progress=false",
+        "policy.training.steps=400", "policy.training.model.embedding_dim=48",
+        "evaluation.best_of_n=[1,2]", "evaluation.pool_size=2", "evaluation.beam.budgets=[4]",
+        "evaluation.mcts.simulations=[2]", "evaluation.dvts=false",
+        "expert_iteration.rounds=2", "expert_iteration.problems=40",
+        "expert_iteration.budget=8", "expert_iteration.training.steps=20",
+        "expert_iteration.relabel=true", "evaluation.tree_seeds=3",
+    ]  # fmt: skip
+    assert main(arguments) == 0
+    run = tmp_path / "countdown-smoke"
+    # every tree search ran with three seeds, averaged per problem
+    saved = json.loads((run / "evaluation" / "beam__oracle@4.json").read_text())
+    assert saved["seeds"] == 3 and set(saved["correct"]) <= {0.0, 1 / 3, 2 / 3, 1.0}
+    ledgers = [
+        json.loads((run / "expert_iteration" / f"round-{r}" / "ledger.json").read_text())
+        for r in (1, 2)
+    ]
+    base = json.loads((run / "ledger.json").read_text())
+    assert 0 < ledgers[0]["data_search_flops"] < ledgers[1]["data_search_flops"]
+    assert base["sft_flops"] < ledgers[0]["sft_flops"] < ledgers[1]["sft_flops"]
+    assert base["label_flops"] < ledgers[0]["label_flops"] < ledgers[1]["label_flops"]
+    for r in (1, 2):
+        folder = run / "expert_iteration" / f"round-{r}"
+        assert (folder / "policy" / "model.safetensors").exists()
+        assert (folder / "verifiers" / "prm_checker" / "model.safetensors").exists()
+    rows = read_rows(run / "results.csv")
+    by_round: dict[int, set[str]] = {}
+    for row in rows:
+        by_round.setdefault(int(row["round"]), set()).add(row["method"])
+    assert by_round[1] == by_round[2] == {"greedy", "beam/oracle"}
+    assert {int(r["seeds"]) for r in rows if r["method"].startswith("mcts")} == {3}
+    train_flops = {int(row["round"]): float(row["train_flops"]) for row in rows}
+    assert 0 < train_flops[0] < train_flops[1] < train_flops[2]
+    capsys.readouterr()
+    assert main(arguments) == 0
+    output = capsys.readouterr().out
+    assert "expert iteration round 2: reusing" in output
+    assert "fine-tuning" not in output
+    # a third round later keeps the first two
+    assert main([*arguments, "expert_iteration.rounds=3"]) == 0
+    output = capsys.readouterr().out
+    assert "round 2: reusing" in output and "round 3: reusing" not in output
+    assert (run / "expert_iteration" / "round-3" / "policy" / "model.safetensors").exists()
+
+
+def test_a_test_file_on_a_finished_run_reuses_its_trained_phases(smoke_run, capsys, tmp_path):
+    """Problems a user brings, evaluated with the run's policy and verifiers: numbers above the
+    recipe's range cannot be among its generated train problems, so nothing trained changes."""
+    run, _ = smoke_run
+    problems = [([11, 12, 13], 23), ([12, 14, 20], 34), ([11, 13, 17], 41)]
+    path = tmp_path / "mine.jsonl"
+    path.write_text(
+        "".join(json.dumps({"numbers": n, "target": t, "source": "me"}) + "\n" for n, t in problems)
+    )
+    arguments = ["reason", str(SMOKE), f"run.root={run.parent}", "progress=false"]
+    assert main([*arguments, f"task.test_file={path}"]) == 0
+    output = capsys.readouterr().out
+    for phase in ("policy", "labels", "verifiers"):
+        assert f"{phase}: reusing" in output
+    rows = read_rows(run / "results.csv")
+    assert rows and all(int(row["problems"]) == 3 for row in rows)
+    pool = [
+        json.loads(line) for line in (run / "evaluation" / "pool.jsonl").read_text().splitlines()
+    ]
+    assert {row["problem"] for row in pool} == {0, 1, 2}
+    assert main([*arguments, "task.name=game24", f"task.test_file={path}"]) == 2
+    assert "task.test_file is a Countdown problem file" in capsys.readouterr().err
 
 
 def test_a_changed_phase_config_moves_the_old_outputs_aside(tmp_path):
@@ -139,6 +264,11 @@ def test_config_mistakes_name_the_key(tmp_path, capsys):
     assert "multiples of beam.expansions" in capsys.readouterr().err
     assert main(["reason", str(SMOKE), f"run.root={tmp_path}", "evaluation.selections=[vote]"]) == 2
     assert "unknown ['vote']" in capsys.readouterr().err
+    off = ["verifier.checker_prm=false", "evaluation.tree_verifier=prm_checker"]
+    assert main(["reason", str(SMOKE), f"run.root={tmp_path}", *off]) == 2
+    assert "evaluation.tree_verifier is prm_checker, but verifier.checker_prm is off" in (
+        capsys.readouterr().err
+    )
     assert not (tmp_path / "countdown-smoke").exists()
 
 

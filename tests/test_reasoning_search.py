@@ -292,6 +292,65 @@ def test_beam_rule_keeps_the_best_beams_per_level(countdown):
     assert levels_checked >= 8
 
 
+def test_beam_search_drops_duplicate_prefixes_and_candidates():
+    """The policy repeats itself (3-number Countdown has few legal steps): a step sampled twice
+    under one parent becomes a duplicate node, terminal, never read by the verifier and never
+    kept as a beam, so every tree holds distinct prefixes and every outcome distinct
+    candidates."""
+    task = make_task("countdown", num_numbers=3, target_range=(10, 40), train_size=0, test_size=8)
+    prompts = [task.prompt(p) for p in task.test]
+    settings = SearchSettings(max_steps=4)
+    expander = ReasoningExpander(
+        LegalStepPolicy(), HashVerifier(), (8, 4), settings, sample_on="expand"
+    )
+    roots = expander.add_roots(prompts, range(8))
+    Search(expander, Beam(2), num_simulations=8 * 4).run(roots, np.arange(8))
+    duplicates = 0
+    for b, root in enumerate(roots):
+        nodes = [expander.node(n) for n in reachable(expander, [root])]
+        kept = [node for node in nodes if not node.duplicate]
+        assert len({node.prefix for node in kept}) == len(kept)
+        for node in nodes:
+            if node.duplicate:
+                assert node.terminal and not node.children and node.score == 0.0
+                assert node.prefix in {other.prefix for other in kept}
+        duplicates += sum(node.duplicate for node in nodes)
+        # the verifier read the prompt and each distinct step, never a duplicate
+        edges = [
+            (expander.node(parent), expander.node(child))
+            for parent in reachable(expander, [root])
+            for child in expander.node(parent).children
+            if not expander.node(child).duplicate
+        ]
+        read = len(prompts[b]) + sum(len(c.prefix) - len(p.prefix) for p, c in edges)
+        assert expander.verifier_tokens[b] == read
+    assert duplicates > 20  # there was something to drop
+    for outcome in beam_search(LegalStepPolicy(), HashVerifier(), prompts, 2, 4, settings, 0):
+        texts = [candidate.text for candidate in outcome.candidates]
+        assert texts and len(set(texts)) == len(texts)
+
+
+def test_dvts_runs_independent_beams_of_one(countdown, oracle):
+    """DVTS with N / M subtrees: subtree 0 is beam search with one beam (same streams), the
+    other subtrees add their own candidates, a problem gives the same result alone, and with
+    the oracle as value it solves far more than greedy decoding."""
+    settings = SearchSettings(max_steps=5)
+    prompts = [countdown.prompt(p) for p in countdown.test]
+    policy = LegalStepPolicy()
+    dvts = beam_search(policy, oracle, prompts, 1, 3, settings, seed=2, subtrees=4)
+    single = beam_search(policy, oracle, prompts, 1, 3, settings, seed=2)
+    for tree, beam in zip(dvts, single, strict=True):
+        first = [candidate.text for candidate in tree.candidates[: len(beam.candidates)]]
+        assert first == [candidate.text for candidate in beam.candidates]
+        assert tree.policy_tokens > beam.policy_tokens
+    alone = beam_search(
+        policy, oracle, prompts[5:6], 1, 3, settings, 2, subtrees=4, problem_ids=[5]
+    )[0]
+    assert alone.text == dvts[5].text and alone.flops == dvts[5].flops
+    greedy = solved(countdown, greedy_solutions(policy, prompts, settings)).mean()
+    assert solved(countdown, dvts).mean() > greedy + 0.3
+
+
 def test_oracle_search_solves_more_than_greedy(countdown, oracle):
     settings = SearchSettings(max_steps=5)
     prompts = [countdown.prompt(p) for p in countdown.test]
@@ -375,7 +434,7 @@ def test_subset_trials_choose_as_select_on_each_subset_ties_included():
     correct = np.array([a == "4" for a in answers])
     pool = candidates(answers, scores)
     rng = np.random.default_rng(0)
-    for rule in ("majority", "weighted", "argmax"):
+    for rule in RULES:
         for size in (2, 3, 4, 7):
             result = subset_trials(answers, correct, scores, rule, size, 300, rng)
             assert result.subsets.shape == (300, size)
@@ -417,11 +476,32 @@ def test_subset_trials_estimate_the_expected_best_of_n():
         subset_trials(answers, correct, None, "weighted", 2, 5, rng)
 
 
+def test_first_finished_is_the_baseline_where_answers_cannot_differ():
+    pool = candidates([None, "7", "7", "5"], [0.9, 0.1, 0.8, 0.2])
+    assert select("first", pool) == 1  # the first candidate with an answer, scores unread
+    assert select("first", candidates([None, None], [0.1, 0.9])) == 0
+    # on Countdown every finished solution names the target: majority is the first finished
+    countdown = candidates([None, "24", "24", "24"], [0.0] * 4)
+    assert majority_vote(countdown) == select("first", countdown) == 1
+    assert best_of_n_selection("random_finished") == BestOfN("random_finished", None, "first")
+    assert best_of_n_selection("majority").needs_distinct_answers
+    assert not make_task("countdown", train_size=0, test_size=1).answers_differ
+    assert make_task("arithmetic_chain", train_size=0, test_size=1).answers_differ
+
+
 def test_best_of_n_selections_are_named_records():
     assert list(BEST_OF_N) == [
-        "majority", "prm_weighted", "orm_weighted", "prm_argmax", "orm_argmax", "oracle",
+        "random_finished", "majority",
+        "prm_weighted_last", "prm_weighted_min", "prm_weighted_product",
+        "prm_argmax_last", "prm_argmax_min", "prm_argmax_product",
+        "prm_checker_weighted_last", "prm_checker_weighted_min", "prm_checker_weighted_product",
+        "prm_checker_argmax_last", "prm_checker_argmax_min", "prm_checker_argmax_product",
+        "orm_weighted", "orm_argmax", "oracle",
     ]  # fmt: skip
-    assert best_of_n_selection("prm_weighted") == BestOfN("prm_weighted", "prm", "weighted")
+    assert best_of_n_selection("prm_argmax_min") == BestOfN(
+        "prm_argmax_min", "prm", "argmax", "min"
+    )
+    assert best_of_n_selection("orm_argmax").aggregation is None
     assert best_of_n_selection("majority").verifier is None
     assert all(selection.rule in RULES for selection in BEST_OF_N.values())
     with pytest.raises(ValueError, match="unknown best-of-N selection 'vote'"):

@@ -6,6 +6,7 @@ from __future__ import annotations
 import functools
 import itertools
 import json
+import re
 from fractions import Fraction
 
 import numpy as np
@@ -375,3 +376,66 @@ def test_jsonl_reads_gsm8k_style_answers(tmp_path):
     )
     (problem,) = JsonlTask(path=path, test_fraction=0.0).train
     assert problem.answer == "42" and problem.steps is None
+
+
+# --- Countdown problem files -------------------------------------------------------------------
+
+
+def test_countdown_files_replace_a_split_and_keep_the_exact_checkers(tmp_path):
+    generated = make_task("countdown", num_numbers=3, train_size=200, test_size=20, seed=2)
+    overlap = generated.train[5]  # a generated train problem, now in the user's test file
+    lines = [
+        json.dumps({"numbers": [25, 4, 7], "target": 53, "id": "a"}),  # other fields ignored
+        "",
+        json.dumps({"numbers": [7, 25, 4], "target": 53}),  # the same problem again: dropped
+        json.dumps({"numbers": list(overlap.numbers), "target": overlap.target}),
+        json.dumps({"numbers": [2, 3], "target": 97}),  # unsolvable: kept as a test problem
+    ]
+    path = write_lines(tmp_path / "test.jsonl", lines)
+    task = make_task(
+        "countdown", num_numbers=3, train_size=200, test_size=20, seed=2, test_file=str(path)
+    )
+    assert [(p.numbers, p.target) for p in task.test] == [
+        ((4, 7, 25), 53), (overlap.numbers, overlap.target), ((2, 3), 97),
+    ]  # fmt: skip
+    assert task.test[0].question == "Use 4 7 25 to make 53."
+    assert task.check_answer(task.test[0], "25 + 4 = 29\n29 + 7 = 36\nAnswer: 53\n") is False
+    assert task.check_answer(task.test[0], "7 * 4 = 28\n28 + 25 = 53\nAnswer: 53\n")
+    assert not task.check_step(task.test[0], [], "7 * 4 = 29").ok
+    # the generated train split skips the file's problems; before the overlap it is unchanged
+    assert overlap.key not in {p.key for p in task.train} and len(task.train) == 200
+    assert task.train[:5] == generated.train[:5]
+    # a train file: solvable problems with reference solutions
+    train_path = write_lines(tmp_path / "train.jsonl", [lines[0]])
+    with_train = make_task("countdown", num_numbers=3, train_file=str(train_path), test_size=5)
+    (problem,) = with_train.train
+    assert with_train.check_answer(
+        problem, with_train.solution_text(with_train.reference_solution(problem))
+    )
+    assert problem.key not in {p.key for p in with_train.test}
+
+
+@pytest.mark.parametrize(
+    ("line", "expected"),
+    [
+        ("[1, 2]", "test.jsonl:2: a line must be a JSON object"),
+        ('{"numbers": [1, 2]}', "test.jsonl:2: missing field 'target'"),
+        ('{"target": 5}', "test.jsonl:2: missing field 'numbers'"),
+        ('{"numbers": [1, 2.5], "target": 5}', "test.jsonl:2: field 'numbers' must be a list"),
+        ('{"numbers": [0, 3], "target": 5}', "test.jsonl:2: field 'numbers' must be a list"),
+        ('{"numbers": [7], "target": 5}', "test.jsonl:2: field 'numbers' must be a list"),
+        ('{"numbers": [1, 2], "target": "5"}', "test.jsonl:2: field 'target' must be a positive"),
+        ('{"numbers": [1, 2], "target": true}', "test.jsonl:2: field 'target' must be a positive"),
+        ("{nope", "test.jsonl:2: not valid JSON"),
+    ],
+)
+def test_countdown_file_errors_name_the_line_and_field(tmp_path, line, expected):
+    path = write_lines(tmp_path / "test.jsonl", ['{"numbers": [3, 4], "target": 12}', line])
+    with pytest.raises(ValueError, match=re.escape(expected)):
+        make_task("countdown", test_file=str(path))
+
+
+def test_a_train_file_problem_needs_a_solution(tmp_path):
+    path = write_lines(tmp_path / "train.jsonl", ['{"numbers": [2, 3], "target": 97}'])
+    with pytest.raises(ValueError, match="train.jsonl:1: target 97 cannot be made from"):
+        make_task("countdown", train_file=str(path))

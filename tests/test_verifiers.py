@@ -10,6 +10,7 @@ import pytest
 from reasoning.labels import (
     LabelConfig,
     checker_examples,
+    checker_label_examples,
     generate_labels,
     label_problems,
     orm_examples,
@@ -17,6 +18,7 @@ from reasoning.labels import (
     read_labels,
 )
 from reasoning.lm.base import StepSample
+from reasoning.lm.decoding import complete_solutions
 from reasoning.tasks import make_task
 from reasoning.verifiers import (
     AGGREGATIONS,
@@ -198,7 +200,63 @@ def test_labels_are_resumable_and_independent_of_chunking(countdown, tmp_path):
     assert whole == first
 
 
+def test_checker_labels_grade_the_policys_own_samples_step_by_step(countdown):
+    """The PRM of exact step labels learns from the solutions the policy wrote (the sampled
+    ones and every label completion): 1 at each step end while the steps are valid and the
+    target still reachable, 0 from the first that is not, the answer line by correctness."""
+    problems = countdown.train[:6]
+    policy = ReferencePolicy(countdown, problems, 0.6)
+    config = LabelConfig(solutions_per_problem=2, completions=3, use_ray=False)
+    labels = label_problems(policy, countdown, problems, range(6), config)
+    examples = checker_label_examples(countdown, labels)
+    texts = {record.text for record in labels} | {
+        record.prompt + "".join(rollout.steps) for record in labels for rollout in record.rollouts
+    }
+    assert {example.text for example in examples} == texts  # each solution once
+    oracle = OracleVerifier(countdown, problems)
+    for example in examples:
+        assert np.isnan(example.targets[0])  # the prompt is not a step
+        oks = np.minimum.accumulate(oracle.step_scores([example.text])[0])
+        assert list(example.targets[1:]) == list(oks)
+        problem = problems[example.group]
+        solution = example.text[len(countdown.prompt(problem)) :]
+        assert example.targets[-1] == float(countdown.check_answer(problem, solution))
+    # a slip ("1 + 1 = 3") is labelled wrong where Monte-Carlo labels can still say "maybe"
+    slipped = [e for e in examples if "1 + 1 = 3" in e.text]
+    assert slipped and all(e.targets[-1] == 0.0 and min(e.targets[1:]) == 0.0 for e in slipped)
+    assert len(checker_label_examples(countdown, labels, include_rollouts=False)) == len(labels)
+
+
 torch = pytest.importorskip("torch")
+
+
+def test_class_weighting_lifts_rare_positives(countdown, one_thread):
+    """With positives rare (about one in six labels), the balanced loss weighs a positive by
+    (1 - p) / p: the trained verifier's mean score rises from the base rate towards one half
+    (more than doubles), while the unweighted one learns the base rate."""
+    from reasoning.lm import TinyGPTConfig
+    from reasoning.verifiers import VerifierExample, VerifierTrainingConfig, train_verifier
+    from reasoning.verifiers.training import positive_weight
+
+    assert positive_weight(torch.tensor([1.0, 0.0, 0.0, 0.0, float("nan")])) == 3.0
+    assert positive_weight(torch.tensor([0.0, 0.0])) == 1.0  # one class: nothing to balance
+    examples = [
+        VerifierExample(
+            countdown.prompt(problem) + "Answer: 1\n", (float("nan"), float(i % 6 == 0)), i
+        )
+        for i, problem in enumerate(countdown.train)
+    ]
+    means = {}
+    for balance in (False, True):
+        config = VerifierTrainingConfig(
+            model=TinyGPTConfig(block_size=64, num_layers=1, num_heads=2, embedding_dim=16),
+            steps=100, batch_size=32, learning_rate=3e-3, warmup_steps=5,
+            validation_fraction=0.0, balance_classes=balance,
+        )  # fmt: skip
+        result = train_verifier("orm", examples, config, np.random.default_rng(0), progress=False)
+        means[balance] = result.verifier.score_prefixes([e.text for e in examples]).mean()
+    base_rate = np.mean([e.targets[-1] for e in examples])
+    assert abs(means[False] - base_rate) < 0.05 and means[True] > 2 * means[False], means
 
 
 def toy_prm_examples(task, count: int, seed: int):
@@ -344,3 +402,54 @@ def test_checker_examples_label_up_to_the_first_wrong_step(countdown):
         assert o.targets[-1] == float(correct) and np.isnan(o.targets[:-1]).all()
     finals = [o.targets[-1] for o in orm]
     assert 0 < sum(finals) < len(finals)  # both right and wrong solutions
+
+
+def test_roc_auc_counts_ordered_pairs_ties_half():
+    from reasoning.verifiers.measure import roc_auc
+
+    assert roc_auc(np.array([0.9, 0.8, 0.1, 0.2]), np.array([1, 1, 0, 0])) == 1.0
+    assert roc_auc(np.array([0.1, 0.2, 0.9, 0.8]), np.array([1, 1, 0, 0])) == 0.0
+    # one positive (0.5) against negatives 0.1, 0.5, 0.7: one pair ordered, one tied, one not
+    assert roc_auc(np.array([0.5, 0.1, 0.5, 0.7]), np.array([1, 0, 0, 0])) == 0.5
+    assert np.isnan(roc_auc(np.array([0.3, 0.4]), np.array([1, 1])))
+
+
+def test_verifier_measurements_rank_the_checker_first(countdown):
+    """On the policy's solutions the exact checker separates right steps from wrong ones
+    perfectly and always picks a correct solution where one exists; a verifier that scores
+    every prefix alike is at chance (AUC 0.5)."""
+    from reasoning.verifiers.measure import measure_verifiers
+
+    problems = countdown.test[:8]
+    policy = ReferencePolicy(countdown, problems, 0.6)
+    rng = [np.random.default_rng(i) for i in range(8)]
+    solutions = [
+        [
+            completion.text
+            for completion in complete_solutions(
+                policy, [countdown.prompt(problem)] * 6, temperature=1.0,
+                rng=[rng[index]] * 6, max_steps=6, max_step_tokens=24,
+            )
+        ]
+        for index, problem in enumerate(problems)
+    ]  # fmt: skip
+
+    class Constant:
+        name, flops_per_token = "constant", 0.0
+
+        def step_scores(self, texts):
+            return [np.full(len(OracleVerifier(countdown, problems).step_scores([t])[0]), 0.5)
+                    for t in texts]  # fmt: skip
+
+    oracle = OracleVerifier(countdown, problems)
+    measured = {
+        m.name: m
+        for m in measure_verifiers(
+            countdown, problems, solutions, {"oracle": oracle, "constant": Constant()}
+        )
+    }
+    exact = measured["oracle"]
+    assert exact.step_auc == 1.0 and set(exact.top1.values()) == {1.0}
+    assert 0 < exact.problems <= 8 and 0 < exact.positive_steps < 1
+    assert measured["constant"].step_auc == 0.5
+    assert measured["constant"].top1["last"] < 1.0  # the first finished, right or not

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Literal
 
 from reasoning.labels import LabelConfig
@@ -24,10 +25,36 @@ class RunSection:
 
 @dataclass(frozen=True)
 class TaskSection:
-    """A task by name (``reasoning.tasks.TASKS``) and its knobs (see ``task_knobs``)."""
+    """A task by name (``reasoning.tasks.TASKS``) and its knobs (see ``task_knobs``).
+
+    ``test_file`` / ``train_file``: Countdown problem files (JSON lines ``{"numbers": [..],
+    "target": T}``, ``reasoning.tasks.countdown.load_countdown_file``) replacing the generated
+    split. On an existing run a new test file re-runs only the evaluation, unless its problems
+    overlap the generated train problems (which then change, and every phase is redone)."""
 
     name: str = "countdown"
     knobs: dict[str, Any] = field(default_factory=dict)
+    test_file: str | None = None
+    train_file: str | None = None
+
+    def __post_init__(self) -> None:
+        files = [name for name in ("test_file", "train_file") if getattr(self, name) is not None]
+        if files and self.name != "countdown":
+            raise ValueError(
+                f"task.{files[0]} is a Countdown problem file, but task.name is {self.name!r}; "
+                f"use the jsonl task (task.knobs.path) for other problems"
+            )
+
+    @property
+    def all_knobs(self) -> dict[str, Any]:
+        """The knobs the task is made with: ``knobs`` and the problem files (absolute paths,
+        so that a worker in another directory reads the same files)."""
+        files = {
+            name: str(Path(path).resolve())
+            for name, path in (("test_file", self.test_file), ("train_file", self.train_file))
+            if path is not None
+        }
+        return {**self.knobs, **files}
 
 
 @dataclass(frozen=True)
@@ -52,6 +79,17 @@ class PolicySection:
 
 
 @dataclass(frozen=True)
+class MeasureSection:
+    """The verifiers measured on held-out problems (``reasoning.verifiers.measure``, written to
+    ``verifiers.json``): ``problems`` train problems after the label problems (0: none),
+    ``samples`` policy solutions each. Not part of the verifiers' training: changing it re-runs
+    only the measurement."""
+
+    problems: int = 0
+    samples: int = 16
+
+
+@dataclass(frozen=True)
 class VerifierSection:
     training: VerifierTrainingConfig = field(default_factory=VerifierTrainingConfig)
     orm_rollouts: bool = True  # the ORM also learns from the label completions (same rollouts)
@@ -65,13 +103,18 @@ class VerifierSection:
     # docs/results/countdown.md.
     checker_solutions: int = 0
     checker_error_rate: float = 0.3  # mistakes per step in those solutions
+    # a second PRM, prm_checker, on the exact step checker's labels of the policy's own label
+    # solutions and rollouts (a step is right when valid and the goal still reachable); only
+    # on tasks with a step checker
+    checker_prm: bool = True
+    measure: MeasureSection = field(default_factory=lambda: MeasureSection())
 
 
 @dataclass(frozen=True)
 class BeamSection:
     budgets: tuple[int, ...] = (4, 8, 16, 32, 64)  # N samples per level (num_beams = N / M)
     expansions: int = 4  # M
-    selection: Literal["argmax", "weighted", "majority"] = "argmax"
+    selection: Literal["argmax", "weighted", "majority"] = "argmax"  # also DVTS's
 
 
 @dataclass(frozen=True)
@@ -100,12 +143,36 @@ class EvaluationSection:
     best_of_n: tuple[int, ...] = (1, 2, 4, 8, 16, 32, 64)
     selections: tuple[str, ...] = tuple(BEST_OF_N)  # names in reasoning.searches.BEST_OF_N
     subset_trials: int = 400  # Lightman et al. 2023
-    tree_verifier: Literal["prm", "orm"] = "prm"  # the value of beam search and MCTS
+    # the value of beam search, DVTS and MCTS
+    tree_verifier: Literal["prm", "prm_checker", "orm"] = "prm"
     oracle_searches: bool = True  # also beam / MCTS (mcts.oracle_rules) valued by the checker
+    dvts: bool = True  # also DVTS at the beam budgets: N / M independent subtrees of one beam
     beam: BeamSection = field(default_factory=BeamSection)
     mcts: MctsSection = field(default_factory=MctsSection)
     bootstrap: int = 1000  # resamples of problems for the intervals
     seed: int = 0
+    # beam, DVTS and MCTS run with this many seeds, per-problem results averaged over them
+    tree_seeds: int = 1
+
+
+@dataclass(frozen=True)
+class ExpertIterationSection:
+    """Search train problems, keep verified solutions, fine-tune the policy on them, R times
+    (``reasoning.pipeline.expert_iteration``)."""
+
+    rounds: int = 0  # 0: no expert iteration
+    problems: int = 200  # train problems searched per round
+    # the search that makes the data, and (beam, DVTS) is evaluated per round beside greedy
+    search: Literal["best_of_n", "beam", "dvts"] = "beam"
+    budget: int = 16  # samples (per level for beam and DVTS; in all for best-of-N)
+    verifier: Literal["oracle", "prm", "prm_checker", "orm"] = "oracle"  # whose verdict keeps one
+    min_score: float = 0.5  # a learned verifier's aggregated score to keep a solution
+    keep_per_problem: int = 4  # distinct verified solutions kept per problem
+    relabel: bool = False  # new step labels from the new policy, and the verifiers retrained
+    # the fine-tuning; it continues the policy's weights, so training.model is not read
+    training: TrainingConfig = field(
+        default_factory=lambda: TrainingConfig(steps=300, learning_rate=5e-4, warmup_steps=20)
+    )
 
 
 @dataclass(frozen=True)
@@ -116,6 +183,7 @@ class ReasonConfig:
     labels: LabelConfig = field(default_factory=LabelConfig)
     verifier: VerifierSection = field(default_factory=VerifierSection)
     evaluation: EvaluationSection = field(default_factory=EvaluationSection)
+    expert_iteration: ExpertIterationSection = field(default_factory=ExpertIterationSection)
     seed: int = 0
     threads: int = 1  # torch threads of this process (one is fastest on a shared small machine)
     progress: bool = True  # progress bars
@@ -137,6 +205,23 @@ class ReasonConfig:
             raise ValueError(
                 f"evaluation.best_of_n sizes {too_big} must be in [1, pool_size = "
                 f"{self.evaluation.pool_size}]"
+            )
+        uses_checker_prm = [
+            key
+            for key, name in (
+                ("evaluation.tree_verifier", self.evaluation.tree_verifier),
+                ("expert_iteration.verifier", self.expert_iteration.verifier),
+            )
+            if name == "prm_checker"
+        ]
+        if uses_checker_prm and not self.verifier.checker_prm:
+            raise ValueError(
+                f"{uses_checker_prm[0]} is prm_checker, but verifier.checker_prm is off; turn it "
+                f"on or choose prm, orm or oracle"
+            )
+        if self.evaluation.tree_seeds < 1:
+            raise ValueError(
+                f"evaluation.tree_seeds must be >= 1, got {self.evaluation.tree_seeds}"
             )
         beam = self.evaluation.beam
         uneven = [n for n in beam.budgets if n < beam.expansions or n % beam.expansions]

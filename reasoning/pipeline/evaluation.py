@@ -4,7 +4,12 @@
 - best-of-N from one pool of ``pool_size`` samples per problem: for each N and selection,
   ``subset_trials`` random subsets of size N are drawn and their results averaged (Lightman et
   al. 2023); the oracle selection is coverage, computed exactly with the unbiased pass@k;
-- beam search and MCTS (PUCT, Gumbel) with the PRM (or ORM) as value, and with the oracle.
+- beam search, DVTS and MCTS (PUCT, Gumbel) with the PRM (or ORM) as value, and with the
+  oracle.
+
+A majority vote is run only on tasks whose answers can differ (``Task.answers_differ``): on
+Countdown every finished solution names the target, so the vote is the first finished sample,
+which ``best_of_n/random_finished`` reports under its own name on every task.
 
 Each (method, budget) is saved as ``evaluation/<method>@<budget>.json`` with per-problem
 arrays; a saved one with the same fingerprint is reused. Costs per problem are test FLOPs
@@ -14,18 +19,20 @@ verifier's tokens are counted by its own tokenizer (``Verifier.count_tokens``).
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from experiment.progress import Progress, progress
 from experiment.seeds import stream_seed
-from reasoning.pipeline.phases import Context, begin, fingerprint
+from reasoning.pipeline.phases import Context, begin, fingerprint, problems_digest
 from reasoning.searches import (
     SearchOutcome,
     beam_search,
@@ -36,18 +43,30 @@ from reasoning.searches import (
     sample_solutions,
     subset_trials,
 )
+from reasoning.searches.selection import PROCESS_VERIFIERS
 from reasoning.verifiers.base import Verifier, aggregate
 from reasoning.verifiers.oracle import OracleVerifier
 
 POOL_FILE = "pool.jsonl"
+# bumped when a saved result's meaning or fields change, so that older ones are recomputed
+RESULT_VERSION = 2
+
+
+# the per-problem (P,) arrays of a MethodResult
+ARRAY_FIELDS = (
+    "correct", "covered", "missed", "flops", "policy_tokens", "verifier_tokens", "candidates",
+    "distinct",
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
 class MethodResult:
     """One method at one budget, per test problem (P,): ``correct`` and ``covered`` in [0, 1]
     (averages over subsets for best-of-N), ``missed`` the fraction where a correct candidate was
-    there but a wrong one was chosen; mean costs per problem; ``spent`` the FLOPs this run
-    actually spent on it (a best-of-N subset reuses the pool, so it spends nothing new)."""
+    there but a wrong one was chosen; ``candidates`` and ``distinct`` the finished candidates it
+    chose among and how many distinct texts they were (means over subsets for best-of-N); mean
+    costs per problem; ``spent`` the FLOPs this run actually spent on it (a best-of-N subset
+    reuses the pool, so it spends nothing new)."""
 
     method: str
     budget: int
@@ -59,6 +78,9 @@ class MethodResult:
     policy_tokens: np.ndarray
     verifier_tokens: np.ndarray
     spent: float
+    candidates: np.ndarray
+    distinct: np.ndarray
+    seeds: int = 1  # searches averaged per problem (evaluation.tree_seeds; 1 otherwise)
 
     def to_json(self) -> dict[str, Any]:
         data = {name: getattr(self, name) for name in self.__dataclass_fields__}
@@ -66,9 +88,8 @@ class MethodResult:
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> MethodResult:
-        arrays = ("correct", "covered", "missed", "flops", "policy_tokens", "verifier_tokens")
         fields: dict[str, Any] = {
-            k: np.asarray(v, np.float64) if k in arrays else v for k, v in data.items()
+            k: np.asarray(v, np.float64) if k in ARRAY_FIELDS else v for k, v in data.items()
         }
         return cls(**fields)
 
@@ -90,18 +111,40 @@ def _from_outcomes(
     # a wrong pick among candidates only exists where there was a choice (not greedy, MCTS)
     chooses = any(len(o.candidates) > 1 for o in outcomes)
     missed = covered * (1 - correct) if chooses else np.full(len(outcomes), np.nan)
+    finished = [[c.text for c in o.candidates if c.finished] for o in outcomes]
     return MethodResult(
         method, budget, unit, correct, covered, missed, flops,
         np.array([o.policy_tokens for o in outcomes], float),
         np.array([o.verifier_tokens for o in outcomes], float),
         float(flops.sum()),
+        np.array([len(texts) for texts in finished], float),
+        np.array([len(set(texts)) for texts in finished], float),
     )  # fmt: skip
+
+
+def distinct_per_row(codes: np.ndarray) -> np.ndarray:
+    """Distinct non-negative values in each row of ``codes`` (T, n) int: (T,)."""
+    ordered = np.sort(codes, axis=1)
+    new = np.ones(ordered.shape, bool)
+    new[:, 1:] = ordered[:, 1:] != ordered[:, :-1]
+    return (new & (ordered >= 0)).sum(axis=1)
 
 
 class EvaluationPhase:
     """Runs (or reloads) every configured method on the first test problems."""
 
-    def __init__(self, context: Context, policy, prm: Verifier, orm: Verifier, key: str):
+    def __init__(
+        self,
+        context: Context,
+        policy,
+        verifiers: Mapping[str, Verifier],
+        key: str,
+        *,
+        directory: Path | None = None,
+    ):
+        """``verifiers``: the learned ones by name (``prm``, ``prm_checker``, ``orm``); the
+        oracle is added here. ``directory``: where results are saved (default: the run's
+        evaluation/)."""
         config = context.config
         section = config.evaluation
         test = context.task.test
@@ -109,13 +152,12 @@ class EvaluationPhase:
         self.context, self.policy, self.section = context, policy, section
         self.problems = test[:count]
         self.prompts = [context.task.prompt(p) for p in self.problems]
-        self.verifiers = {
-            "prm": prm,
-            "orm": orm,
-            "oracle": OracleVerifier(context.task, self.problems),
-        }
-        self.key = fingerprint(key, section.search, section.problems, section.seed)
-        self.directory = context.run.path / "evaluation"
+        self.verifiers = {**verifiers, "oracle": OracleVerifier(context.task, self.problems)}
+        self.process_verifiers = [name for name in PROCESS_VERIFIERS if name in verifiers]
+        self.key = fingerprint(
+            key, problems_digest(self.problems), section.search, section.seed, RESULT_VERSION
+        )
+        self.directory = directory or context.run.path / "evaluation"
         begin(self.directory, self.key, "evaluation", context.log)
         self.pool_spent = 0.0
         self._reads: dict[str, list[tuple[int, np.ndarray]]] = {}
@@ -151,44 +193,89 @@ class EvaluationPhase:
         return results
 
     def _searches(self) -> list[tuple[str, int, tuple, Any]]:
-        """(method, budget, params, compute) of every beam search and MCTS to run."""
+        """(method, budget, params, compute) of every beam search, DVTS and MCTS to run."""
         section = self.section
         beam, mcts = section.beam, section.mcts
         jobs: list[tuple[str, int, tuple, Any]] = []
         tree_verifiers = [section.tree_verifier] + (["oracle"] if section.oracle_searches else [])
-        for name in tree_verifiers:
-            for budget in beam.budgets:
-                params = (beam.expansions, beam.selection)
-                compute = functools.partial(self._beam, name, budget)
-                jobs.append((f"beam/{name}", budget, params, compute))
+        for family in ("beam", "dvts")[: 1 + section.dvts]:
+            for name in tree_verifiers:
+                jobs += [self._job(f"{family}/{name}", budget) for budget in beam.budgets]
         runs: list[tuple[str, str]] = [(rule, section.tree_verifier) for rule in mcts.rules]
         if section.oracle_searches:
             runs += [(rule, "oracle") for rule in mcts.oracle_rules]
         for rule, name in runs:
-            for simulations in mcts.simulations:
-                mcts_params = (mcts.candidates, mcts.rule(rule))
-                compute = functools.partial(self._mcts, rule, name, simulations)
-                jobs.append((f"mcts_{rule}/{name}", simulations, mcts_params, compute))
+            jobs += [self._job(f"mcts_{rule}/{name}", sims) for sims in mcts.simulations]
         return jobs
+
+    def _job(self, method: str, budget: int) -> tuple[str, int, tuple, Any]:
+        """(method, budget, params, compute) of one search (``family/verifier``)."""
+        family, _, verifier = method.partition("/")
+        if verifier not in self.verifiers:
+            known = list(self.verifiers)
+            raise ValueError(f"{method}: unknown verifier {verifier!r}; the verifiers are {known}")
+        count = self.section.tree_seeds
+        if family in ("beam", "dvts"):
+            beam = self.section.beam
+            compute = functools.partial(self._beam, family, verifier, budget)
+            params: tuple = (beam.expansions, beam.selection, count)
+        elif family in ("mcts_puct", "mcts_gumbel"):
+            rule, mcts = family.removeprefix("mcts_"), self.section.mcts
+            compute = functools.partial(self._mcts, rule, verifier, budget)
+            params = (mcts.candidates, mcts.rule(rule), count)
+        else:
+            raise ValueError(f"{method}: not a search (beam, dvts, mcts_puct, mcts_gumbel)")
+        return method, budget, params, functools.partial(self._over_seeds, compute)
+
+    def search(self, method: str, budget: int) -> MethodResult:
+        """One search (``family/verifier`` as ``results.csv`` names it, or ``greedy``) at
+        ``budget``, computed once and then reloaded: expert iteration's per-round rows."""
+        if method == "greedy":
+            return self._cached("greedy", 1, (), self._greedy)
+        return self._cached(*self._job(method, budget))
+
+    def tree_seeds(self) -> list[int]:
+        """The seeds every tree search runs with (``evaluation.tree_seeds`` of them): the first
+        is ``evaluation.seed`` itself, so that one seed gives what a single run gave."""
+        section = self.section
+        return [section.seed] + [
+            stream_seed(section.seed, "tree_search", k) for k in range(1, section.tree_seeds)
+        ]
+
+    def _over_seeds(self, compute: Any) -> MethodResult:
+        """``compute(seed)`` for every tree seed; per problem, the mean over seeds (so that the
+        intervals over problems include the search's own randomness), costs the mean too, and
+        ``spent`` the total."""
+        runs = [compute(seed) for seed in self.tree_seeds()]
+        if len(runs) == 1:
+            return runs[0]
+        arrays = {
+            name: np.mean([getattr(run, name) for run in runs], axis=0) for name in ARRAY_FIELDS
+        }
+        spent = sum(run.spent for run in runs)
+        return dataclasses.replace(runs[0], **arrays, spent=spent, seeds=len(runs))
 
     def _greedy(self) -> MethodResult:
         outcomes = greedy_solutions(self.policy, self.prompts, self.section.search)
         return _from_outcomes("greedy", 1, "samples", self.context.task, self.problems, outcomes)
 
-    def _beam(self, verifier: str, budget: int) -> MethodResult:
+    def _beam(self, family: str, verifier: str, budget: int, seed: int) -> MethodResult:
+        """Beam search with N / M beams, or DVTS with N / M subtrees (``family``), at N =
+        ``budget`` samples per level."""
         beam = self.section.beam
+        trees = budget // beam.expansions  # N / M beams of one tree, or subtrees of one beam
         outcomes = beam_search(
-            self.policy, self.verifiers[verifier], self.prompts, budget // beam.expansions,
-            beam.expansions, self.section.search, self.section.seed, selection=beam.selection,
+            self.policy, self.verifiers[verifier], self.prompts,
+            trees if family == "beam" else 1, beam.expansions, self.section.search, seed,
+            selection=beam.selection, subtrees=1 if family == "beam" else trees,
         )  # fmt: skip
-        method = f"beam/{verifier}"
+        method = f"{family}/{verifier}"
         return _from_outcomes(method, budget, "samples", self.context.task, self.problems, outcomes)
 
-    def _mcts(self, rule: str, verifier: str, simulations: int) -> MethodResult:
+    def _mcts(self, rule: str, verifier: str, simulations: int, seed: int) -> MethodResult:
         outcomes = mcts_search(
             self.policy, self.verifiers[verifier], self.prompts, self.section.mcts.rule(rule),
-            simulations,
-            self.section.mcts.candidates, self.section.search, self.section.seed,
+            simulations, self.section.mcts.candidates, self.section.search, seed,
         )  # fmt: skip
         method, task = f"mcts_{rule}/{verifier}", self.context.task
         return _from_outcomes(method, simulations, "simulations", task, self.problems, outcomes)
@@ -247,8 +334,9 @@ class EvaluationPhase:
             for prompt, o in zip(prompts, outcomes, strict=True)
             for c in o.candidates
         ]
-        prm, orm = self.verifiers["prm"], self.verifiers["orm"]
-        prm_steps = prm.step_scores(texts)
+        process = {name: self.verifiers[name] for name in self.process_verifiers}
+        steps = {name: verifier.step_scores(texts) for name, verifier in process.items()}
+        orm = self.verifiers["orm"]
         orm_scores = orm.score_prefixes(texts)
         rows, index, task = [], 0, self.context.task
         for p, outcome in zip(problems, outcomes, strict=True):
@@ -256,27 +344,46 @@ class EvaluationPhase:
                 rows.append({
                     "problem": p, "sample": sample, "text": candidate.text,
                     "answer": candidate.answer, "finished": candidate.finished,
-                    "tokens": candidate.num_tokens, "prm_steps": prm_steps[index].tolist(),
+                    "tokens": candidate.num_tokens,
+                    **{f"{name}_steps": steps[name][index].tolist() for name in steps},
                     "orm": float(orm_scores[index]),
                     "correct": bool(task.check_answer(self.problems[p], candidate.text)),
                 })  # fmt: skip
                 index += 1
         verifier_flops = sum(
             verifier.count_tokens(text) * verifier.flops_per_token
-            for verifier in (prm, orm)
+            for verifier in (*process.values(), orm)
             for text in texts
         )
         return rows, sum(o.flops for o in outcomes) + verifier_flops
 
+    def selections(self) -> list[str]:
+        """The configured best-of-N selections this task can give meaning to (a vote needs
+        answers that can differ)."""
+        names = [
+            name
+            for name in self.section.selections
+            if best_of_n_selection(name).verifier in (None, *self.verifiers)
+        ]
+        if not self.context.task.answers_differ:
+            names = [n for n in names if not best_of_n_selection(n).needs_distinct_answers]
+        return names
+
     def _best_of_n(self) -> list[MethodResult]:
         pool, self.pool_spent = self._pool()  # the test compute best-of-N really spent
         params = (self.section.pool_size, self.section.subset_trials)
+        dropped = sorted(set(self.section.selections) - set(self.selections()))
+        if dropped:
+            self.context.log(
+                f"evaluation: {dropped} left out: every finished {self.context.task.name} "
+                f"solution names the same answer (best_of_n/random_finished is that baseline)"
+            )
         return [
             self._cached(
                 f"best_of_n/{selection}", size, params,
                 functools.partial(self._subsets, pool, selection, size),
             )
-            for selection in self.section.selections
+            for selection in self.selections()
             for size in self.section.best_of_n
         ]  # fmt: skip
 
@@ -299,33 +406,45 @@ class EvaluationPhase:
         """Best-of-``size`` by the selection ``name`` over random subsets of every problem's
         pool."""
         selection = best_of_n_selection(name)
-        aggregation, policy_rate = self.section.search.aggregation, self.policy.flops_per_token
+        policy_rate = self.policy.flops_per_token
         # Every selection sees the same subsets (common random numbers), so differences between
         # selections are not differences between subsets.
         rng = np.random.default_rng(stream_seed(self.section.seed, "subsets", size))
         verifier = self.verifiers[selection.verifier] if selection.verifier else None
         rate = verifier.flops_per_token if verifier is not None else 0.0
         columns: dict[str, list[Any]] = {
-            column: [] for column in ("correct", "covered", "missed", "flops", "policy", "verifier")
-        }
+            column: []
+            for column in (
+                "correct", "covered", "missed", "flops", "policy", "verifier", "candidates",
+                "distinct",
+            )
+        }  # fmt: skip
         reads = None
         if selection.verifier is not None and selection.verifier != "oracle":
             reads = self._verifier_reads(selection.verifier, pool)
         for problem, samples in enumerate(pool):
             correct = np.array([s["correct"] for s in samples])
             tokens = np.array([s["tokens"] for s in samples], float)
+            texts: dict[str, int] = {}
+            codes = np.array(
+                [texts.setdefault(s["text"], len(texts)) if s["finished"] else -1 for s in samples]
+            )
             if selection.verifier == "oracle":  # picks a correct sample if any: exactly pass@k
                 value = pass_at_k(len(samples), int(correct.sum()), size)
                 columns["correct"].append(value)
                 columns["covered"].append(value)
                 columns["missed"].append(0.0)
                 policy_tokens, verifier_tokens = size * tokens.mean(), 0.0
+                finished = float((codes >= 0).mean())
+                columns["candidates"].append(size * finished)
+                columns["distinct"].append(np.nan)  # exact pass@k draws no subsets to count in
             else:
                 scores = None
-                if selection.verifier == "prm":
+                if selection.aggregation is not None:
+                    key = f"{selection.verifier}_steps"
                     scores = np.array(
                         [
-                            aggregate(aggregation, s["prm_steps"]) if s["prm_steps"] else 0.0
+                            aggregate(selection.aggregation, s[key]) if s[key] else 0.0
                             for s in samples
                         ]
                     )
@@ -339,6 +458,8 @@ class EvaluationPhase:
                 columns["correct"].append(trial.correct.mean())
                 columns["covered"].append(trial.covered.mean())
                 columns["missed"].append((trial.covered & ~trial.correct).mean())
+                columns["candidates"].append((codes[trial.subsets] >= 0).sum(axis=1).mean())
+                columns["distinct"].append(distinct_per_row(codes[trial.subsets]).mean())
                 policy_tokens = tokens[trial.subsets].sum(axis=1).mean()
                 verifier_tokens = 0.0
                 if reads is not None:  # the prompt once, then each sample's steps
@@ -353,4 +474,5 @@ class EvaluationPhase:
         return MethodResult(
             f"best_of_n/{name}", size, "samples", arrays["correct"], arrays["covered"],
             arrays["missed"], arrays["flops"], arrays["policy"], arrays["verifier"], 0.0,
+            arrays["candidates"], arrays["distinct"],
         )  # fmt: skip

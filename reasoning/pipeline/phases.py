@@ -13,7 +13,7 @@ import dataclasses
 import hashlib
 import json
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,14 +28,15 @@ from experiment.tensorboard import ScalarWriter
 from reasoning.labels import (
     LabeledSolution,
     checker_examples,
+    checker_label_examples,
     generate_labels,
     orm_examples,
     prm_examples,
     read_labels,
 )
 from reasoning.lm.base import StepPolicy
-from reasoning.pipeline.config import ReasonConfig
-from reasoning.tasks.base import Task
+from reasoning.pipeline.config import MeasureSection, ReasonConfig
+from reasoning.tasks.base import Problem, Task
 from reasoning.verifiers.reward_model import LearnedVerifier, VerifierKind
 
 PHASE_FILE = "phase.json"
@@ -85,6 +86,12 @@ def finish(directory: Path, key: str, record: dict[str, Any]) -> dict[str, Any]:
     return record
 
 
+def problems_digest(problems: Sequence[Problem]) -> str:
+    """A short hash of problems (their questions and answers), for fingerprints."""
+    text = json.dumps([[problem.question, problem.answer] for problem in problems])
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
 @dataclass(frozen=True)
 class Context:
     """What every phase gets: the run, its config and task, the scalar writer, a logger."""
@@ -115,7 +122,9 @@ def policy_phase(context: Context) -> PolicyPhase:
     from reasoning.lm.backends import load_policy
 
     section, config = context.config.policy, context.config
-    key = fingerprint(config.task, section, config.seed)
+    # the train problems themselves, not the task section: a test file that leaves them as
+    # they were (no overlap) keeps every trained phase
+    key = fingerprint(config.task.name, problems_digest(context.task.train), section, config.seed)
     if section.spec is not None:
         context.log(f"policy: using {section.spec}")
         return PolicyPhase(load_policy(section.spec), section.spec, None, 0.0, key)
@@ -154,24 +163,10 @@ def policy_phase(context: Context) -> PolicyPhase:
     return PolicyPhase(policy, f"tiny:{directory.resolve()}", policy.model, record["flops"], key)
 
 
-@dataclass(frozen=True)
-class LabelsPhase:
-    labels: list[LabeledSolution]
-    flops: float
-    key: str
-
-
-def labels_phase(context: Context, policy: PolicyPhase) -> LabelsPhase:
-    """Monte-Carlo step labels of sampled solutions of train problems (those after the
-    policy's own, see ``policy.problems``)."""
-    config = context.config
-    key = fingerprint(policy.key, config.labels)
-    directory = context.run.path / "labels"
-    record = begin(directory, key, "labels", context.log)
-    if record is not None:
-        context.log(f"labels: reusing {directory}")
-        return LabelsPhase(read_labels(directory), record["flops"], key)
-    train = context.task.train
+def label_problems_range(context: Context) -> range:
+    """The train problems labelled for the verifiers: those after the policy's own (see
+    ``policy.problems``), ``labels.problems`` of them (None: all that are left)."""
+    config, train = context.config, context.task.train
     first = config.policy.problems or 0  # the problems the policy did not train on come next
     available = max(0, len(train) - first)
     count = available if config.labels.problems is None else min(config.labels.problems, available)
@@ -180,13 +175,36 @@ def labels_phase(context: Context, policy: PolicyPhase) -> LabelsPhase:
             f"no train problems left to label: the train split has {len(train)} and the policy "
             f"trains on the first {first} (policy.problems); raise task.knobs.train_size"
         )
+    return range(first, first + count)
+
+
+@dataclass(frozen=True)
+class LabelsPhase:
+    labels: list[LabeledSolution]
+    flops: float
+    key: str
+
+
+def labels_phase(
+    context: Context, policy: PolicyPhase, directory: Path | None = None
+) -> LabelsPhase:
+    """Monte-Carlo step labels of sampled solutions of train problems (those after the
+    policy's own, see ``policy.problems``), in ``directory`` (default: the run's labels/)."""
+    config = context.config
+    key = fingerprint(policy.key, config.labels)
+    directory = directory or context.run.path / "labels"
+    record = begin(directory, key, "labels", context.log)
+    if record is not None:
+        context.log(f"labels: reusing {directory}")
+        return LabelsPhase(read_labels(directory), record["flops"], key)
+    indices = label_problems_range(context)
     where = f"{config.labels.workers} Ray actors" if config.labels.use_ray else "this process"
     context.log(
-        f"labels: {count} problems x {config.labels.solutions_per_problem} solutions, "
+        f"labels: {len(indices)} problems x {config.labels.solutions_per_problem} solutions, "
         f"{config.labels.completions} completions per step, on {where}"
     )
     labels = generate_labels(
-        policy.spec, config.task.name, dict(config.task.knobs), range(first, first + count),
+        policy.spec, config.task.name, config.task.all_knobs, indices,
         config.labels,
         directory, policy=policy.policy, task=context.task, log=context.log,
         show_progress=config.progress,
@@ -217,30 +235,38 @@ def labels_phase(context: Context, policy: PolicyPhase) -> LabelsPhase:
 
 @dataclass(frozen=True)
 class VerifiersPhase:
-    prm: LearnedVerifier
-    orm: LearnedVerifier
+    verifiers: dict[str, LearnedVerifier]  # by name: prm, orm (and prm_checker)
     flops: float
     key: str
     record: dict[str, Any]
 
 
-def verifiers_phase(context: Context, policy: PolicyPhase, labels: LabelsPhase) -> VerifiersPhase:
-    """Train the PRM on step labels and the ORM on final outcomes of the same rollouts."""
+def verifiers_phase(
+    context: Context, policy: PolicyPhase, labels: LabelsPhase, directory: Path | None = None
+) -> VerifiersPhase:
+    """Train the PRM on Monte-Carlo step labels, the checker PRM (``verifier.checker_prm``) on
+    the exact checker's labels of the same solutions and rollouts, and the ORM on their final
+    outcomes."""
     from reasoning.verifiers.training import train_verifier
 
     config = context.config
-    key = fingerprint(labels.key, config.verifier)
-    directory = context.run.path / "verifiers"
+    # what the verifiers are trained with: their measurement (verifier.measure) is not part of it
+    training = dataclasses.replace(config.verifier, measure=MeasureSection())
+    key = fingerprint(labels.key, training)
+    directory = directory or context.run.path / "verifiers"
     record = begin(directory, key, "verifiers", context.log)
+    section = config.verifier
+    checker_prm = section.checker_prm and context.task.has_step_checker
+    kinds: tuple[VerifierKind, ...] = ("prm", "prm_checker", "orm")
+    if not checker_prm:
+        kinds = ("prm", "orm")
     if record is None:
         rng = np.random.default_rng(stream_seed(config.seed, "verifier_training"))
         results: dict[str, dict[str, Any]] = {}
-        kinds: tuple[VerifierKind, ...] = ("prm", "orm")
-        datasets = (
+        datasets = [
             prm_examples(labels.labels, config.labels.kind, config.verifier.prm_rollouts),
             orm_examples(labels.labels, config.verifier.orm_rollouts),
-        )
-        section = config.verifier
+        ]
         if section.checker_solutions:
             train = context.task.train
             checked = checker_examples(
@@ -251,7 +277,9 @@ def verifiers_phase(context: Context, policy: PolicyPhase, labels: LabelsPhase) 
             context.log(
                 f"verifiers: {len(checked[0])} generated solutions labelled by the step checker"
             )
-            datasets = (datasets[0] + checked[0], datasets[1] + checked[1])
+            datasets = [datasets[0] + checked[0], datasets[1] + checked[1]]
+        if checker_prm:
+            datasets.insert(1, checker_label_examples(context.task, labels.labels))
         for kind, examples in zip(kinds, datasets, strict=True):
             context.log(f"verifiers: training the {kind.upper()} on {len(examples)} solutions")
             result = train_verifier(
@@ -259,7 +287,8 @@ def verifiers_phase(context: Context, policy: PolicyPhase, labels: LabelsPhase) 
                 policy_model=policy.model, progress=config.progress,
             )  # fmt: skip
             result.verifier.save(directory / kind)
-            _curve(context.writer, f"reason/{kind}/loss", result.losses)
+            if directory == context.run.path / "verifiers":  # not a retrained round's
+                _curve(context.writer, f"reason/{kind}/loss", result.losses)
             if result.validation_loss is not None and result.validation_ranking is not None:
                 context.writer.scalars(
                     {
@@ -294,9 +323,71 @@ def verifiers_phase(context: Context, policy: PolicyPhase, labels: LabelsPhase) 
     else:
         context.log(f"verifiers: reusing {directory}")
     return VerifiersPhase(
-        LearnedVerifier.load(directory / "prm"),
-        LearnedVerifier.load(directory / "orm"),
+        {kind: LearnedVerifier.load(directory / kind) for kind in kinds},
         record["flops"],
         key,
         record,
     )
+
+
+MEASURE_FILE = "verifiers.json"
+
+
+def measure_phase(
+    context: Context, policy: PolicyPhase, verifiers: VerifiersPhase
+) -> dict[str, Any] | None:
+    """The verifiers measured on the policy's solutions to held-out train problems (those after
+    the label problems; ``verifier.measure``): step AUC against the exact checker and
+    top-1 selection (``reasoning.verifiers.measure``), in ``verifiers.json`` and under
+    ``reason/verifiers/``. Its sampling is a diagnostic: in the file, not in the ledger."""
+    from reasoning.searches import sample_solutions
+    from reasoning.verifiers.measure import measure_verifiers
+
+    config, section = context.config, context.config.verifier.measure
+    if not section.problems or not context.task.has_step_checker:
+        return None
+    train, start = context.task.train, label_problems_range(context).stop
+    if start + section.problems > len(train):
+        raise UserError(
+            f"verifier.measure.problems={section.problems} needs train problems after the "
+            f"{start} the policy and the labels use, but the train split has {len(train)}; "
+            f"raise task.knobs.train_size or lower verifier.measure.problems"
+        )
+    indices = range(start, start + section.problems)
+    search = config.evaluation.search
+    key = fingerprint(verifiers.key, section, search)
+    path = context.run.path / MEASURE_FILE
+    if path.exists() and json.loads(path.read_text()).get("fingerprint") == key:
+        context.log(f"verifiers: reusing the measurement in {path}")
+        record: dict[str, Any] = json.loads(path.read_text())
+        return record
+    problems = [train[i] for i in indices]
+    outcomes = sample_solutions(
+        policy.policy, [context.task.prompt(p) for p in problems], section.samples,
+        search, stream_seed(config.seed, "verifier_measure"), problem_ids=indices,
+    )  # fmt: skip
+    solutions = [[candidate.text for candidate in outcome.candidates] for outcome in outcomes]
+    measured = measure_verifiers(context.task, problems, solutions, verifiers.verifiers)
+    record = {
+        "fingerprint": key,
+        "problems": [indices.start, indices.stop],
+        "samples_per_problem": section.samples,
+        "policy_flops": float(sum(outcome.flops for outcome in outcomes)),
+        "verifiers": {m.name: dataclasses.asdict(m) for m in measured},
+    }
+    path.write_text(json.dumps(record, indent=2) + "\n")
+    for m in measured:
+        context.writer.scalars(
+            {
+                f"reason/verifiers/{m.name}/step_auc": m.step_auc,
+                **{f"reason/verifiers/{m.name}/top1_{a}": v for a, v in m.top1.items()},
+            },
+            0,
+        )
+        top1 = ", ".join(f"{a} {v:.3f}" for a, v in m.top1.items())
+        context.log(
+            f"verifiers: {m.name} on {len(problems)} held-out problems: step AUC "
+            f"{m.step_auc:.3f} ({m.steps} steps, {m.positive_steps:.2f} right); top-1 of "
+            f"{m.problems} solvable: {top1}"
+        )
+    return record

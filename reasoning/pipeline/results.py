@@ -21,7 +21,7 @@ from reasoning.pipeline.evaluation import MethodResult
 class ResultRow:
     """One method at one budget, over P test problems; costs are means per problem."""
 
-    method: str  # e.g. best_of_n/prm_weighted, beam/prm, mcts_gumbel/prm, greedy
+    method: str  # e.g. best_of_n/prm_argmax_min, beam/prm, dvts/prm, mcts_gumbel/prm, greedy
     budget: int
     unit: str  # samples or simulations (per step)
     accuracy: float
@@ -33,6 +33,11 @@ class ResultRow:
     coverage: float  # a correct candidate was among those the method produced
     verifier_error: float  # P(chosen wrong | a correct candidate was there); NaN if never covered
     problems: int
+    candidates: float  # finished candidates chosen among, per problem
+    distinct_candidates: float  # of those, distinct texts (NaN where not counted: pass@k)
+    seeds: int = 1  # tree searches: seeds averaged per problem
+    round: int = 0  # expert iteration round of the policy (0: the policy trained on references)
+    train_flops: float = math.nan  # the ledger's train FLOPs of that policy and its verifiers
 
 
 def result_rows(
@@ -60,6 +65,9 @@ def result_rows(
                     else math.nan
                 ),
                 problems=len(result.correct),
+                candidates=float(result.candidates.mean()),
+                distinct_candidates=float(result.distinct.mean()),
+                seeds=int(result.seeds),
             )
         )
     return rows
@@ -82,6 +90,7 @@ def write_csv(path: Path, rows: Sequence[Any], columns: Sequence[str] | None = N
 def write_tables(directory: Path, rows: Sequence[ResultRow]) -> dict[str, Path]:
     """results.csv, coverage.csv (the oracle best-of-N rows: pass@k) and verifier_errors.csv."""
     paths = {"results": write_csv(directory / "results.csv", rows)}
+    rows = [row for row in rows if row.round == 0]  # not expert iteration's later policies
     coverage = [row for row in rows if row.method == "best_of_n/oracle"]
     paths["coverage"] = write_csv(
         directory / "coverage.csv",
@@ -93,12 +102,13 @@ def write_tables(directory: Path, rows: Sequence[ResultRow]) -> dict[str, Path]:
     errors = [
         row
         for row in rows
-        if row.method.startswith(("best_of_n/", "beam/")) and not row.method.endswith("/oracle")
+        if row.method.startswith(("best_of_n/", "beam/", "dvts/"))
+        and not row.method.endswith("/oracle")
     ]
     paths["verifier_errors"] = write_csv(
         directory / "verifier_errors.csv",
         errors,
-        ["method", "budget", "coverage", "accuracy", "verifier_error"],
+        ["method", "budget", "coverage", "accuracy", "verifier_error", "distinct_candidates"],
     )
     return paths
 
@@ -109,7 +119,8 @@ def format_table(rows: Sequence[ResultRow], budgets: int = 3) -> str:
     for row in rows:
         by_method.setdefault(row.method, []).append(row)
     header = ("method", "budget", "accuracy", "FLOPs/problem", "wrong pick|covered")
-    lines = ["{:24s} {:>7s} {:>17s} {:>13s} {:>18s}".format(*header)]
+    width = max([len(header[0]), *(len(row.method) for row in rows)])
+    lines = [f"{header[0]:{width}s} " + "{:>7s} {:>17s} {:>13s} {:>18s}".format(*header[1:])]
     for method, method_rows in by_method.items():
         method_rows = sorted(method_rows, key=lambda r: r.budget)
         picks = sorted({0, len(method_rows) // 2, len(method_rows) - 1})[:budgets]
@@ -118,7 +129,7 @@ def format_table(rows: Sequence[ResultRow], budgets: int = 3) -> str:
             interval = f"[{row.interval_low:.2f}, {row.interval_high:.2f}]"
             error = "" if math.isnan(row.verifier_error) else f"{row.verifier_error:.2f}"
             lines.append(
-                f"{method:24s} {row.budget:7d} {row.accuracy:5.3f} {interval:>11s} "
+                f"{method:{width}s} {row.budget:7d} {row.accuracy:5.3f} {interval:>11s} "
                 f"{row.test_flops:13.3g} {error:>18s}"
             )
     return "\n".join(lines)

@@ -1,7 +1,7 @@
 """Searches over reasoning steps on the one search core (``search.core.Search``).
 
 - :mod:`reasoning.searches.expander`: :class:`ReasoningExpander`, the core's Expander over steps;
-- :mod:`reasoning.searches.methods`: best-of-N, greedy, beam search and MCTS (PUCT, Gumbel);
+- :mod:`reasoning.searches.methods`: best-of-N, greedy, beam search, DVTS and MCTS (PUCT, Gumbel);
 - :mod:`reasoning.searches.selection`: majority vote, weighted vote, verifier argmax (one
   implementation, vectorised over subsets), the best-of-N selections by name, and best-of-n
   over random subsets of a pool;

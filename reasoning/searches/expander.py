@@ -9,6 +9,14 @@ for all new nodes in ONE batched call, aggregated along the path (``last``, ``mi
 solution (an answer line, end of text), was cut by the token limit, or reaches ``max_steps``.
 One agent acts throughout, so every discount is +1.
 
+Duplicates are dropped: a child whose prefix equals that of a node already at its depth of its
+tree (the same step text sampled twice under one parent, or two beams that reached the same
+prefix) becomes a
+*duplicate* node: terminal, valued -1, never scored by the verifier and never a candidate, so
+that a beam keeps distinct prefixes only and a selection chooses among distinct solutions. (Its
+sampled tokens were spent and stay counted.) Separate roots are separate trees: best-of-N's N
+chains of one problem may repeat each other, as independent samples do.
+
 Node states are int ids into a table this expander keeps (prefix, sampled candidates, children
 made so far, cached evaluation): a node reached again (a later search re-rooted at a child, as
 MCTS does step by step) costs no new samples or verifier calls.
@@ -52,16 +60,18 @@ class SearchSettings:
 
 class _Node:
     __slots__ = (
-        "prefix", "problem", "depth", "tokens", "scores", "step", "terminal",
-        "candidates", "children", "evaluation",
+        "prefix", "problem", "root", "depth", "tokens", "scores", "step", "terminal",
+        "duplicate", "candidates", "children", "evaluation",
     )  # fmt: skip
 
     def __init__(
-        self, prefix: str, problem: int, depth: int, tokens: int,
+        self, prefix: str, problem: int, root: int, depth: int, tokens: int,
         scores: tuple[float, ...], step: StepSample | None, terminal: bool,
+        duplicate: bool = False,
     ):  # fmt: skip
-        self.prefix, self.problem, self.depth, self.tokens = prefix, problem, depth, tokens
-        self.scores, self.step, self.terminal = scores, step, terminal
+        self.prefix, self.problem, self.root, self.depth = prefix, problem, root, depth
+        self.tokens, self.scores, self.step, self.terminal = tokens, scores, step, terminal
+        self.duplicate = duplicate
         self.candidates: list[StepSample] | None = None
         self.children: dict[int, int] = {}
         self.evaluation: tuple[np.ndarray, np.ndarray, float] | None = None  # priors, valid, value
@@ -75,6 +85,7 @@ class NodeView:
     problem: int
     depth: int
     terminal: bool
+    duplicate: bool  # its prefix was already in its tree: not a candidate (see module docstring)
     finished: bool  # the last step ended the solution (answer line or end of text)
     num_tokens: int  # policy tokens of the steps on the path from the root
     step_scores: tuple[float, ...]  # verifier score after each step; empty without a verifier
@@ -105,6 +116,9 @@ class ReasoningExpander:
         self.sample_on = sample_on
         self._nodes: list[_Node] = []
         self._root_scores: dict[str, float] = {}
+        # (root, depth, prefix) of every node made; the depth too, so that an empty step (end of
+        # text at once) is not taken for a copy of its parent
+        self._prefixes: set[tuple[int, int, str]] = set()
         self.policy_tokens: dict[int, int] = defaultdict(int)  # per problem
         self.verifier_tokens: dict[int, int] = defaultdict(int)
 
@@ -113,8 +127,10 @@ class ReasoningExpander:
         """New root nodes (ids (R,) int64) for ``prompts``; ``problems`` key their costs."""
         ids = []
         for prompt, problem in zip(prompts, problems, strict=True):
-            ids.append(len(self._nodes))
-            self._nodes.append(_Node(prompt, int(problem), 0, 0, (), None, False))
+            root = len(self._nodes)
+            ids.append(root)
+            self._nodes.append(_Node(prompt, int(problem), root, 0, 0, (), None, False))
+            self._prefixes.add((root, 0, prompt))
         return np.asarray(ids, np.int64)
 
     def node(self, node_id: int) -> NodeView:
@@ -123,8 +139,8 @@ class ReasoningExpander:
         children = tuple(node.children[slot] for slot in sorted(node.children))
         score = float("nan") if self.verifier is None else self._score_of(node)
         return NodeView(
-            node.prefix, node.problem, node.depth, node.terminal, finished, node.tokens,
-            node.scores, score, children,
+            node.prefix, node.problem, node.depth, node.terminal, node.duplicate, finished,
+            node.tokens, node.scores, score, children,
         )  # fmt: skip
 
     def child(self, node_id: int, slot: int, seed: int) -> int:
@@ -171,9 +187,12 @@ class ReasoningExpander:
             if int(slot) not in parent.children:
                 assert parent.candidates is not None  # sampled before any expansion
                 step = parent.candidates[int(slot)]
-                depth = parent.depth + 1
+                depth, prefix = parent.depth + 1, parent.prefix + step.text
+                duplicate = (parent.root, depth, prefix) in self._prefixes
+                self._prefixes.add((parent.root, depth, prefix))
                 terminal = (
-                    step.finished
+                    duplicate
+                    or step.finished
                     or step.stop_reason == "length"
                     or depth >= self.settings.max_steps
                 )
@@ -181,8 +200,8 @@ class ReasoningExpander:
                 new.append(len(self._nodes))
                 self._nodes.append(
                     _Node(
-                        parent.prefix + step.text, parent.problem, depth,
-                        parent.tokens + step.num_tokens, parent.scores, step, terminal,
+                        prefix, parent.problem, parent.root, depth,
+                        parent.tokens + step.num_tokens, parent.scores, step, terminal, duplicate,
                     )
                 )  # fmt: skip
             children.append(parent.children[int(slot)])
@@ -204,7 +223,9 @@ class ReasoningExpander:
         steps = [
             i
             for i in ids
-            if self._nodes[i].depth > 0 and len(self._nodes[i].scores) < self._nodes[i].depth
+            if self._nodes[i].depth > 0
+            and not self._nodes[i].duplicate
+            and len(self._nodes[i].scores) < self._nodes[i].depth
         ]
         texts = prompts + [self._nodes[i].prefix for i in steps]
         if not texts:
@@ -290,7 +311,9 @@ class ReasoningExpander:
 
     def _score_of(self, node: _Node) -> float:
         """The node's verifier score in [0, 1]: its path's step scores aggregated (the prompt's
-        score at a root); 0.5 without a verifier, so that every value is 0."""
+        score at a root); 0.5 without a verifier, so that every value is 0; 0 for a duplicate."""
+        if node.duplicate:
+            return 0.0
         if self.verifier is None:
             return 0.5
         if not node.scores:

@@ -7,9 +7,15 @@ search       widths (candidates per node)     rule              answer
 ===========  ===============================  ================  ===============================
 best-of-N    (1,) on N roots per problem      Beam(1): a chain  the N chain ends, then a vote
 beam         (N, M), drawn on first expansion Beam(N / M)       the finished leaves, a selection
+DVTS         (M,) on N / M roots per problem  Beam(1) per root  the finished leaves, a selection
 MCTS         (K,), drawn on creation          Puct or Gumbel    step by step: search, commit
 greedy       (1,) at temperature 0            Beam(1)           the one chain
 ===========  ===============================  ================  ===============================
+
+DVTS (diverse verifier tree search, HF search-and-learn) splits beam search's N samples per level
+into N / M independent subtrees, each a beam of one that keeps its best of M expansions: the
+subtrees cannot collapse onto one prefix, as the beams of one tree can. Beam search and DVTS
+drop duplicate prefixes within a tree (``ReasoningExpander``).
 
 Best-of-N runs N one-slot searches per problem side by side in the batch (N independent
 samples), so each simulation extends every chain by one step in one batched policy call. MCTS
@@ -82,12 +88,12 @@ def _candidate(expander: ReasoningExpander, node_id: int) -> Candidate:
 
 
 def _leaves(expander: ReasoningExpander, root: int) -> list[int]:
-    """Terminal nodes below ``root``, depth first in slot order."""
+    """Terminal nodes below ``root`` (duplicates left out), depth first in slot order."""
     leaves, stack = [], [root]
     while stack:
         node_id = stack.pop()
         node = expander.node(node_id)
-        if node.terminal:
+        if node.terminal and not node.duplicate:
             leaves.append(node_id)
         stack.extend(reversed(node.children))
     return leaves
@@ -162,30 +168,43 @@ def beam_search(
     seed: int,
     *,
     selection: str = "argmax",
+    subtrees: int = 1,
     problem_ids: Sequence[int] | None = None,
 ) -> list[SearchOutcome]:
     """Beam search over steps (Snell et al. 2024): N = ``num_beams * expansions`` first steps,
-    keep the best ``num_beams`` prefixes by verifier value, expand each with ``expansions``
-    samples, keep the best ``num_beams`` again, ... Candidates: every finished leaf."""
-    if num_beams < 1 or expansions < 1:
+    keep the best ``num_beams`` distinct prefixes by verifier value, expand each with
+    ``expansions`` samples, keep the best ``num_beams`` again, ... Candidates: every finished
+    leaf (duplicates dropped).
+
+    ``subtrees`` > 1 runs that many independent beam searches per problem side by side, each
+    from its own streams (seed, problem, subtree), one outcome per problem over all their
+    finished leaves: with ``num_beams`` = 1 that is DVTS (diverse verifier tree search,
+    Beeching et al. 2024, HF search-and-learn), N = ``subtrees * expansions`` samples per
+    level, as beam search with N / M beams."""
+    if subtrees < 1 or num_beams < 1 or expansions < 1:
         raise ValueError(
-            f"beam search needs num_beams, expansions >= 1; got {num_beams}, {expansions}"
+            f"beam search needs subtrees, num_beams, expansions >= 1; got {subtrees}, "
+            f"{num_beams}, {expansions}"
         )
     ids = _problem_ids(prompts, problem_ids)
     width = num_beams * expansions
     expander = ReasoningExpander(
         policy, verifier, (width, expansions), settings, sample_on="expand"
     )
-    roots = expander.add_roots(prompts, ids.tolist())
+    owners = np.repeat(np.arange(len(prompts)), subtrees)  # problem-major
+    trees = np.tile(np.arange(subtrees), len(prompts))
+    roots = expander.add_roots([prompts[p] for p in owners.tolist()], ids[owners])
+    seeds = np.array(
+        [search_seeds(seed, [ids[p]], t)[0] for p, t in zip(owners, trees, strict=True)], np.int64
+    )
     # root width + (levels - 1) x kept beams x expansions: enough to finish every level
     simulations = width * settings.max_steps
-    Search(expander, Beam(num_beams), num_simulations=simulations).run(
-        roots, search_seeds(seed, ids)
-    )
-    return [
-        _outcome(expander, int(ids[p]), prompt, _leaves(expander, roots[p]), selection)
-        for p, prompt in enumerate(prompts)
-    ]
+    Search(expander, Beam(num_beams), num_simulations=simulations).run(roots, seeds)
+    outcomes = []
+    for p, prompt in enumerate(prompts):
+        leaves = [leaf for root in roots[owners == p] for leaf in _leaves(expander, root)]
+        outcomes.append(_outcome(expander, int(ids[p]), prompt, leaves, selection))
+    return outcomes
 
 
 def mcts_search(

@@ -1,6 +1,7 @@
-"""Choosing one solution among candidates: majority vote, verifier-weighted vote, verifier
-argmax, by name from :data:`RULES` (HF search-and-learn style); the best-of-N selections of an
-evaluation (a rule with a verifier's scores) by name from :data:`BEST_OF_N`.
+"""Choosing one solution among candidates: the first finished one, majority vote,
+verifier-weighted vote, verifier argmax, by name from :data:`RULES` (HF search-and-learn style);
+the best-of-N selections of an evaluation (a rule with a verifier's scores, a PRM's aggregated)
+by name from :data:`BEST_OF_N`.
 
 A vote is over final answers (compared after :func:`reasoning.tasks.normalize_answer`); the
 system still has to output a solution, so the chosen candidate is one carrying the winning
@@ -20,6 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from reasoning.tasks.jsonl import normalize_answer
+from reasoning.verifiers.base import AGGREGATIONS
 
 
 @dataclass(frozen=True)
@@ -40,7 +42,8 @@ def answer_key(answer: str | None) -> Hashable | None:
     return None if answer is None else normalize_answer(answer)
 
 
-RULES = ("majority", "weighted", "argmax")
+RULES = ("first", "majority", "weighted", "argmax")
+SCORED_RULES = ("weighted", "argmax")  # the rules that read verifier scores
 
 
 def _best(scores: np.ndarray, eligible: np.ndarray) -> np.ndarray:
@@ -56,6 +59,9 @@ def choose(rule: str, codes: np.ndarray, scores: np.ndarray | None) -> np.ndarra
     (T, n) their answers as ids in [0, A) (equal answers equal ids, -1 for no answer) and
     ``scores`` (T, n) their verifier scores (NaN: none; needed by ``weighted`` and ``argmax``).
 
+    - ``first``: the first candidate with an answer (of independent samples in random order, a
+      random finished one: the baseline where every finished candidate claims the same answer,
+      as on Countdown, and a vote has nothing to count);
     - ``majority``: the answer most candidates carry; its first carrier;
     - ``weighted``: the answer with the largest total score (a missing score counts 0); its
       highest-scoring carrier (the first of equal scores);
@@ -63,16 +69,19 @@ def choose(rule: str, codes: np.ndarray, scores: np.ndarray | None) -> np.ndarra
 
     Ties between answers go to the answer whose first carrier comes first in the row, so the
     choice depends on the candidates and their order only, never on how answers are numbered.
-    A row without any answer: position 0 (majority) or the best score (weighted, argmax)."""
+    A row without any answer: position 0 (first, majority) or the best score (weighted,
+    argmax)."""
     if rule not in RULES:
         raise ValueError(f"unknown selection {rule!r}; choose one of {sorted(RULES)}")
-    if rule != "majority" and scores is None:
+    if rule in SCORED_RULES and scores is None:
         raise ValueError(f"selection {rule!r} needs verifier scores")
     codes = np.asarray(codes, np.int64)
     trials, size = codes.shape
     values = np.full(codes.shape, np.nan) if scores is None else np.asarray(scores, np.float64)
     answered = codes >= 0
     anything = np.asarray(answered.any(axis=1))  # (T,) rows with some answer
+    if rule == "first":
+        return np.where(anything, np.argmax(answered, axis=1), 0)
     if rule == "argmax":
         return _best(values, answered | ~anything[:, None])
     answers = int(codes.max()) + 1 if answered.any() else 1
@@ -131,22 +140,36 @@ def best_score(candidates: Sequence[Candidate]) -> int:
 @dataclass(frozen=True)
 class BestOfN:
     """A best-of-N selection, named as ``results.csv`` names it (``best_of_n/<name>``): the
-    :func:`choose` rule ``rule`` on the scores of the verifier ``verifier`` (None: a majority
-    vote reads no scores). The oracle's argmax picks a correct sample whenever there is one, so
-    its accuracy is coverage (pass@k)."""
+    :func:`choose` rule ``rule`` on the scores of the verifier ``verifier`` (None: a vote or the
+    first finished sample reads no scores), a PRM's step scores aggregated by ``aggregation``
+    (``reasoning.verifiers.AGGREGATIONS``; None for one score per solution). The oracle's argmax
+    picks a correct sample whenever there is one, so its accuracy is coverage (pass@k).
+    ``needs_distinct_answers``: a vote only means something where answers differ."""
 
     name: str
     verifier: str | None
     rule: str
+    aggregation: str | None = None
+    needs_distinct_answers: bool = False
 
+
+# the learned step verifiers (reasoning.pipeline: Monte-Carlo labels, exact checker labels) and
+# the aggregations every one is reported with; the pool stores every step score, so each costs
+# nothing more to report
+PROCESS_VERIFIERS = ("prm", "prm_checker")
 
 BEST_OF_N: dict[str, BestOfN] = {
     selection.name: selection
     for selection in (
-        BestOfN("majority", None, "majority"),
-        BestOfN("prm_weighted", "prm", "weighted"),
+        BestOfN("random_finished", None, "first"),
+        BestOfN("majority", None, "majority", needs_distinct_answers=True),
+        *(
+            BestOfN(f"{verifier}_{rule}_{aggregation}", verifier, rule, aggregation)
+            for verifier in PROCESS_VERIFIERS
+            for rule in ("weighted", "argmax")
+            for aggregation in AGGREGATIONS
+        ),
         BestOfN("orm_weighted", "orm", "weighted"),
-        BestOfN("prm_argmax", "prm", "argmax"),
         BestOfN("orm_argmax", "orm", "argmax"),
         BestOfN("oracle", "oracle", "argmax"),
     )
@@ -190,7 +213,7 @@ def subset_trials(
         raise ValueError(f"subset size must be in [1, {pool}] (the pool size), got {size}")
     if selection not in RULES:
         raise ValueError(f"unknown selection {selection!r}; choose one of {sorted(RULES)}")
-    if selection != "majority" and scores is None:
+    if selection in SCORED_RULES and scores is None:
         raise ValueError(f"selection {selection!r} needs verifier scores")
     codes = _codes(answers)
     subsets = np.sort(np.argsort(rng.random((trials, pool)), axis=1)[:, :size], axis=1)  # (T, n)

@@ -81,6 +81,9 @@ class Task(ABC):
 
     name: ClassVar[str]
     has_step_checker: ClassVar[bool] = True
+    # whether finished solutions can claim different answers; where they cannot (Countdown's
+    # answer line is always the target), a majority vote just takes the first finished sample
+    answers_differ: ClassVar[bool] = True
 
     @abstractmethod
     def split(self, name: SplitName) -> tuple[Problem, ...]:
@@ -142,7 +145,8 @@ class GeneratedTask(Task):
 
     Splits are fixed by ``seed``: the test split is drawn first from its own stream (so it does
     not depend on ``train_size``), then the train split from another stream, skipping any problem
-    whose key is already in the test split or drawn before.
+    whose key is already in the test split or drawn before. A split can be given instead
+    (:meth:`give_split`); the generated one skips its problems too.
     """
 
     def __init__(self, *, seed: int = 0, train_size: int = 1000, test_size: int = 100):
@@ -152,24 +156,49 @@ class GeneratedTask(Task):
         self.train_size = train_size
         self.test_size = test_size
         self._splits: dict[str, tuple[Problem, ...]] = {}
+        self._given: dict[str, tuple[Problem, ...]] = {}
 
     @abstractmethod
     def sample_problem(self, rng: np.random.Generator) -> Problem | None:
         """One random problem with a reference solution; None when the draw is rejected."""
 
+    def give_split(self, name: SplitName, problems: Sequence[Problem]) -> None:
+        """Use ``problems`` (a user's file, say) as split ``name`` instead of generating it. The
+        other split, if generated, skips their keys. The generated train split is drawn as it
+        would be without a given test split, skipping only the given problems, so that a given
+        test file changes the train problems only where they overlap."""
+        if self._splits:
+            raise RuntimeError("give_split must be called before any split is drawn")
+        self._given[name] = tuple(problems)
+
     def split(self, name: SplitName) -> tuple[Problem, ...]:
         if name not in SPLITS:
             raise ValueError(f"unknown split {name!r}; expected one of {SPLITS}")
+        if name in self._given:
+            return self._given[name]
         if name not in self._splits:
+            other = SPLITS[1 - SPLITS.index(name)]
+            exclude: set[Hashable] = {problem.key for problem in self._given.get(other, ())}
             if name == "test":
-                exclude: set[Hashable] = set()
                 size = self.test_size
             else:
-                exclude = {problem.key for problem in self.split("test")}
+                exclude |= {problem.key for problem in self._generated_test()}
                 size = self.train_size
             rng = np.random.default_rng(np.random.SeedSequence([self.seed, SPLITS.index(name)]))
             self._splits[name] = self._sample_unique(name, rng, size, exclude)
         return self._splits[name]
+
+    def _generated_test(self) -> tuple[Problem, ...]:
+        """The test split as generated (even when a test file replaces it: see give_split)."""
+        if "test" not in self._given:
+            return self.split("test")
+        if "generated_test" not in self._splits:
+            rng = np.random.default_rng(np.random.SeedSequence([self.seed, SPLITS.index("test")]))
+            exclude = {problem.key for problem in self._given.get("train", ())}
+            self._splits["generated_test"] = self._sample_unique(
+                "test", rng, self.test_size, exclude
+            )
+        return self._splits["generated_test"]
 
     def candidates(self, rng: np.random.Generator) -> Iterator[Problem | None]:
         """Problems to fill a split from, in order (None = a rejected draw). By default endless

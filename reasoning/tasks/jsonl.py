@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from fractions import Fraction
 from pathlib import Path
 
@@ -104,23 +104,34 @@ def problem_from_record(record: object, path: Path, line_number: int) -> Problem
     return Problem(question=" ".join(question.split()), answer=answer_text, steps=steps)
 
 
-def load_jsonl_problems(path: str | Path) -> list[Problem]:
-    """All problems of a JSONL file, in file order (blank lines skipped)."""
-    path = Path(path)
+def json_lines(
+    path: Path, what: str, error: Callable[[int, str], Exception]
+) -> Iterator[tuple[int, object]]:
+    """(line number, parsed value) of every non-blank line of ``path``, a ``what`` file;
+    ``error(line_number, message)`` is raised for a line that is not JSON."""
     if not path.is_file():
-        raise FileNotFoundError(f"JSONL task file {path} does not exist")
-    problems = []
+        raise FileNotFoundError(f"{what} {path} does not exist")
     with path.open(encoding="utf-8") as lines:
         for line_number, line in enumerate(lines, start=1):
             if not line.strip():
                 continue
             try:
                 record = json.loads(line)
-            except json.JSONDecodeError as error:
-                raise _field_error(
-                    path, line_number, f"not valid JSON ({error.msg} at column {error.colno})"
-                ) from None
-            problems.append(problem_from_record(record, path, line_number))
+            except json.JSONDecodeError as problem:
+                message = f"not valid JSON ({problem.msg} at column {problem.colno})"
+                raise error(line_number, message) from None
+            yield line_number, record
+
+
+def load_jsonl_problems(path: str | Path) -> list[Problem]:
+    """All problems of a JSONL file, in file order (blank lines skipped)."""
+    path = Path(path)
+    problems = [
+        problem_from_record(record, path, line_number)
+        for line_number, record in json_lines(
+            path, "JSONL task file", lambda number, message: _field_error(path, number, message)
+        )
+    ]
     if not problems:
         raise JsonlFormatError(
             f"{path}: the file has no problems; expected lines like {EXAMPLE_LINE}"

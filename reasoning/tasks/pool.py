@@ -55,6 +55,8 @@ class PoolTask(GeneratedTask):
     uses_all_numbers: ClassVar[
         bool
     ]  # the goal needs every number (24) or just the target (Countdown)
+    # the answer line names the target, which the prompt gives: a vote counts copies of it
+    answers_differ = False
 
     def __init__(
         self,

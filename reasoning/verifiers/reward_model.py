@@ -29,7 +29,10 @@ from reasoning.lm.model import TinyGPT, TinyGPTConfig, build_tiny_gpt
 from reasoning.lm.tokenizer import CharTokenizer
 from reasoning.verifiers.base import step_end_positions
 
-VerifierKind = Literal["prm", "orm"]
+# prm: Monte-Carlo step labels (Math-Shepherd); prm_checker: the exact step checker's labels of
+# the policy's own samples (as PRM800K's human labels); orm: final correctness
+VerifierKind = Literal["prm", "prm_checker", "orm"]
+VERIFIER_KINDS: tuple[VerifierKind, ...] = ("prm", "prm_checker", "orm")
 FORMAT = "ponder.reward_model"
 VERSION = 1
 
@@ -79,9 +82,9 @@ def build_reward_model(
 
 class LearnedVerifier:
     """A trained :class:`RewardModel` behind the :class:`reasoning.verifiers.base.Verifier`
-    interface. ``kind`` says what it was trained on: ``prm`` (step labels) or ``orm`` (final
-    correctness). Texts longer than the block size are scored on their last ``block_size``
-    characters."""
+    interface. ``kind`` says what it was trained on: ``prm`` (Monte-Carlo step labels),
+    ``prm_checker`` (the exact step checker's labels) or ``orm`` (final correctness). Texts
+    longer than the block size are scored on their last ``block_size`` characters."""
 
     def __init__(
         self,
@@ -91,8 +94,8 @@ class LearnedVerifier:
         *,
         batch_rows: int = 256,
     ):
-        if kind not in ("prm", "orm"):
-            raise ValueError(f"verifier kind must be 'prm' or 'orm', got {kind!r}")
+        if kind not in VERIFIER_KINDS:
+            raise ValueError(f"verifier kind must be one of {VERIFIER_KINDS}, got {kind!r}")
         self.model = model.eval()
         self.name = kind
         self.tokenizer = tokenizer or CharTokenizer()

@@ -71,6 +71,10 @@ class VerifierTrainingConfig:
     max_validation_examples: int = 2048  # held-out problems are drawn whole up to this many
     merge_duplicates: bool = True  # one example per (problem, text), labels averaged
     keep: Literal["ranking", "loss"] = "ranking"  # which held-out measure picks the weights
+    # weigh positive targets by (1 - p) / p, p the mean training target (positive_weight), so
+    # that rare positives (the correct steps and solutions of a weak policy) count as much as
+    # the negatives; scores then rank as before but are no longer calibrated probabilities
+    balance_classes: bool = False
 
 
 @dataclass(frozen=True)
@@ -122,14 +126,27 @@ def _encode(
     return tokens, targets, torch.tensor([len(ids) for ids in encoded])
 
 
+def positive_weight(targets: torch.Tensor) -> float:
+    """(1 - p) / p for the mean p of the labelled (non-NaN) ``targets``: the weight of a positive
+    in the binary cross-entropy that makes positives and negatives weigh alike (1.0 when there
+    are no labels or only one class)."""
+    labelled = targets[~torch.isnan(targets)]
+    mean = float(labelled.mean()) if labelled.numel() else 0.5
+    return (1.0 - mean) / mean if 0.0 < mean < 1.0 else 1.0
+
+
 def _batch_loss(
-    model: torch.nn.Module, tokens: torch.Tensor, targets: torch.Tensor
+    model: torch.nn.Module,
+    tokens: torch.Tensor,
+    targets: torch.Tensor,
+    pos_weight: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Mean BCE over labelled positions, and the labelled logits and targets."""
+    """Mean BCE over labelled positions (positives weighted by ``pos_weight``), and the
+    labelled logits and targets."""
     logits = model(tokens)  # (B, W)
     labelled = ~torch.isnan(targets)
     chosen_logits, chosen_targets = logits[labelled], targets[labelled]
-    loss = F.binary_cross_entropy_with_logits(chosen_logits, chosen_targets)
+    loss = F.binary_cross_entropy_with_logits(chosen_logits, chosen_targets, pos_weight=pos_weight)
     return loss, chosen_logits, chosen_targets
 
 
@@ -209,6 +226,7 @@ def train_verifier(
         examples, config.validation_fraction, rng, config.max_validation_examples
     )
     tokens, targets, lengths = _encode(train_rows, tokenizer, config.model.block_size)
+    pos_weight = torch.tensor(positive_weight(targets)) if config.balance_classes else None
     processed = 0
     best: tuple[tuple[float, float], Validation, int, dict[str, torch.Tensor]] | None = None
     validations: list[tuple[int, Validation]] = []
@@ -216,7 +234,9 @@ def train_verifier(
     def batch_loss(rows: torch.Tensor) -> torch.Tensor | None:
         nonlocal processed
         width = int(lengths[rows].max())
-        loss, chosen, _ = _batch_loss(model, tokens[rows, :width], targets[rows, :width])
+        loss, chosen, _ = _batch_loss(
+            model, tokens[rows, :width], targets[rows, :width], pos_weight
+        )
         if chosen.numel() == 0:  # no labelled position in this batch: nothing to learn
             return None
         processed += int(lengths[rows].sum())
