@@ -272,6 +272,25 @@ def test_config_mistakes_name_the_key(tmp_path, capsys):
     assert not (tmp_path / "countdown-smoke").exists()
 
 
+def test_task_mistakes_are_one_line_before_the_run_directory_exists(tmp_path, capsys):
+    broken = tmp_path / "broken.jsonl"
+    broken.write_text('{"question": "1+1", "answer": "2"}\n{not json\n')
+    cases = [
+        (["task.name=nosuch"], "unknown task 'nosuch'"),
+        (
+            ["task.name=jsonl", f"task.knobs={{path: {tmp_path / 'missing.jsonl'}}}"],
+            "does not exist",
+        ),
+        (["task.name=jsonl", f"task.knobs={{path: {broken}}}"], "broken.jsonl:2: not valid JSON"),
+        ([f"task.test_file={tmp_path / 'missing.jsonl'}"], "does not exist"),
+    ]
+    for overrides, message in cases:
+        assert main(["reason", str(SMOKE), f"run.root={tmp_path}", *overrides]) == 2
+        error = capsys.readouterr().err.strip()
+        assert message in error and len(error.splitlines()) == 1, error
+    assert not (tmp_path / "countdown-smoke").exists()
+
+
 @pytest.mark.ray
 def test_labels_on_ray_actors_match_the_in_process_path(tmp_path):
     import torch

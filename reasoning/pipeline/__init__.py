@@ -40,6 +40,7 @@ from pathlib import Path
 
 import numpy as np
 
+from experiment import UserError
 from experiment.config import save_config
 from experiment.ledger import ComputeLedger
 from experiment.run import RunDirectory
@@ -63,6 +64,7 @@ from reasoning.pipeline.results import (
     write_csv,
     write_tables,
 )
+from reasoning.tasks.base import Task
 from reasoning.tasks.registry import make_task
 
 __all__ = ["ReasonConfig", "ResultRow", "run_pipeline"]
@@ -87,6 +89,15 @@ def open_run(
     )
 
 
+def _task(config: ReasonConfig) -> Task:
+    """The configured task; an unknown name or knob, a missing or malformed problem file is the
+    user's to fix (one line naming it), not a traceback."""
+    try:
+        return make_task(config.task.name, **config.task.all_knobs)
+    except (ValueError, OSError) as error:  # JsonlFormatError, FileNotFoundError among them
+        raise UserError(f"task {config.task.name!r}: {error}") from None
+
+
 def run_pipeline(
     config: ReasonConfig,
     *,
@@ -95,9 +106,9 @@ def run_pipeline(
     log: Callable[[str], None] = _print,
 ) -> tuple[Path, list[ResultRow]]:
     """Run (or resume) every phase; returns the run directory and the result rows."""
+    task = _task(config)  # before the run directory exists: a bad task file costs nothing
     run = open_run(config, overwrite, command_line if command_line is not None else sys.argv)
     log(f"run directory {run.path}")
-    task = make_task(config.task.name, **config.task.all_knobs)
     with ScalarWriter(run.tensorboard) as writer:
         context = Context(run, config, task, writer, log)
         policy = policy_phase(context)
