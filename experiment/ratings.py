@@ -30,6 +30,9 @@ from experiment import UserError
 from experiment.stats import percentile_interval
 
 ELO_PER_NATURAL_UNIT = 400.0 / math.log(10.0)  # R = theta * 400 / ln 10 for P = sigmoid(dtheta)
+# Perfect play is reached within this many Elo of a perfect player (Jones 2021, boardlaw's
+# analysis: "within 50 Elo of the top", checked against MoHex).
+PERFECT_PLAY_ELO = 50.0
 
 
 @dataclass(frozen=True)
@@ -392,3 +395,12 @@ def rate(
         for i, name in enumerate(results.players)
     ]  # fmt: skip
     return sorted(ratings, key=lambda r: -np.nan_to_num(r.elo, nan=-np.inf, posinf=np.inf))
+
+
+def perfect_players(ratings: Sequence[Rating], perfect: str = "solver") -> list[Rating]:
+    """The players rated within :data:`PERFECT_PLAY_ELO` of ``perfect`` (its point estimate;
+    each with its interval), from ratings that include it; best first."""
+    solver = next((r for r in ratings if r.name == perfect), None)
+    if solver is None:
+        return []
+    return [r for r in ratings if r.name != perfect and r.elo >= solver.elo - PERFECT_PLAY_ELO]

@@ -123,3 +123,22 @@ def test_bootstrap_samples_are_refits_of_resampled_games():
     for index, name in enumerate(results.players):
         assert ratings[name].low == np.quantile(samples[:, index], 0.025, method="inverted_cdf")
         assert ratings[name].high == np.quantile(samples[:, index], 0.975, method="inverted_cdf")
+
+
+def test_perfect_play_is_within_50_elo_of_the_solver(tmp_path, capsys):
+    import json
+
+    from experiment.ratings import perfect_players, rate, results_from_games
+    from ponder.cli import main
+
+    # "near" draws the solver 45 times in 50 (about -35 Elo); "far" scores 5 in 50 (-382)
+    games = [("solver", "near", 0.5)] * 45 + [("solver", "near", 1.0)] * 5
+    games += [("solver", "far", 1.0)] * 45 + [("solver", "far", 0.0)] * 5
+    ratings = rate(results_from_games(games), "solver", bootstrap=50)
+    assert [r.name for r in perfect_players(ratings)] == ["near"]
+    record = tmp_path / "games.jsonl"
+    record.write_text("".join(json.dumps({"a": a, "b": b, "score": s}) + "\n" for a, b, s in games))
+    assert main(["elo", str(record), "--anchor", "solver=0", "--bootstrap", "50"]) == 0
+    assert "perfect play (within 50 Elo of solver at +0): near (" in capsys.readouterr().out
+    assert main(["elo", str(record), "--anchor", "solver=0", "--json", "--bootstrap", "50"]) == 0
+    assert json.loads(capsys.readouterr().out)["perfect_play"] == ["near"]

@@ -35,6 +35,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from experiment.ratings import PERFECT_PLAY_ELO
 from experiment.stats import percentile_interval
 
 GRID = 32  # changepoints tried per axis; each fit picks the least squares among the grid's pairs
@@ -62,7 +63,7 @@ class FitConfig:
     (Jones: 50 Elo); ``levels``: iso-strength levels of the frontier."""
 
     perfect: float | None = None
-    margin: float = 50.0
+    margin: float = PERFECT_PLAY_ELO
     levels: int = 5
 
 

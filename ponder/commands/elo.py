@@ -68,7 +68,13 @@ def run(args: argparse.Namespace) -> int:
     import json
 
     from experiment import UserError
-    from experiment.ratings import default_anchor, rate, read_results
+    from experiment.ratings import (
+        PERFECT_PLAY_ELO,
+        default_anchor,
+        perfect_players,
+        rate,
+        read_results,
+    )
 
     if args.bootstrap < 0:
         raise UserError(f"--bootstrap must be >= 0, got {args.bootstrap}")
@@ -81,10 +87,21 @@ def run(args: argparse.Namespace) -> int:
             {key: _json_number(value) for key, value in dataclasses.asdict(r).items()}
             for r in ratings
         ]
-        print(json.dumps({"ratings": rows, "anchor": {"name": anchor, "elo": anchor_elo}}))
+        answer: dict = {"ratings": rows, "anchor": {"name": anchor, "elo": anchor_elo}}
+        if "solver" in results.players:
+            answer["perfect_play"] = [r.name for r in perfect_players(ratings)]
+        print(json.dumps(answer))
         return 0
     print("\n".join(rating_table(ratings, intervals=args.bootstrap > 0)))
     print(f"anchor: {anchor} = {anchor_elo:g} Elo; {int(results.games.sum())} games")
+    if "solver" in results.players:
+        near = perfect_players(ratings)
+        shown = ", ".join(f"{r.name} ({r.elo:+.0f}, {r.low:+.0f} to {r.high:+.0f})" for r in near)
+        solver = next(r for r in ratings if r.name == "solver")
+        print(
+            f"perfect play (within {PERFECT_PLAY_ELO:g} Elo of solver at {solver.elo:+.0f}): "
+            f"{shown or 'nobody'}"
+        )
     return 0
 
 
