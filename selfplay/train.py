@@ -343,7 +343,12 @@ class _Trainer:
         # Games finished by calls in flight are persisted when the call returns: count them.
         done, _ = ray.wait(list(pending), num_returns=len(pending), timeout=60)
         for ref in done:
-            self._play_result(pending[ref], ref, window)
+            try:
+                self._play_result(pending[ref], ref, window)
+            except (_RunFailure, ray.exceptions.RayError):
+                if not failure:
+                    raise
+                # the run is already failing: what those calls persisted is on disk
         if not (interrupted or failure):
             if train_ref is not None:
                 self._count_training(self._essential(train_ref), window)
@@ -352,7 +357,8 @@ class _Trainer:
             if self.arena is not None and self.last_arena_step != self.progress.step:
                 # The final net is scored too: a run's last point is the net it hands over.
                 self._arena_result(self._start_arena(self.learner.get_weights.remote()))
-        self._log(window)
+        if not failure:
+            self._log(window)
         try:
             path = self.save_checkpoint()
         except ray.exceptions.RayError as error:  # the learner, and its optimizer state, died

@@ -107,3 +107,28 @@ def test_sigterm_checkpoints_and_exits_with_its_status(tmp_path):
     assert process.returncode == 128 + signal.SIGTERM, output[-3000:]
     assert "interrupted (SIGTERM): writing a checkpoint" in output
     assert read_info(run).step > 0
+
+
+@pytest.mark.parametrize(
+    ("actor", "message"),
+    [
+        ("ray::ReplayProcess", "the replay buffer's process died"),
+        ("ray::LearnerProcess", "the learner's process died"),
+    ],
+)
+def test_a_dead_learner_or_replay_ends_the_run_in_one_line(tmp_path, actor, message):
+    run = tmp_path / "dies"
+    process = _train(tmp_path, "dies", "budget.minutes=5", "checkpoint_every_steps=20")
+    _wait_for_training(run, process)
+    before = read_info(run).step
+    driver = psutil.Process(process.pid)
+    (victim,) = [p for p in driver.children(recursive=True) if p.name().startswith(actor)]
+    victim.kill()
+    output = process.communicate(timeout=180)[0]
+    assert process.returncode == 1, output[-3000:]
+    error = [line for line in output.splitlines() if line.startswith("ponder: error:")]
+    assert len(error) == 1 and message in error[0], output[-3000:]
+    if actor == "ray::ReplayProcess":  # the learner lives: the run ends with a checkpoint
+        assert "final checkpoint" in error[0] and read_info(run).step >= before
+    else:  # its optimizer state died with it: the last checkpoint is named for the resume
+        assert "resume from the last one" in error[0]

@@ -353,3 +353,19 @@ def test_a_broken_resume_fails_in_one_line_before_anything_starts(
     error = capsys.readouterr().err.strip()
     assert message in error and len(error.splitlines()) == 1, error
     assert (run / "meta.json").read_text() == meta  # the failed resume is not recorded
+
+
+def test_an_unwritable_run_folder_fails_the_resume_up_front(
+    trained_run, tmp_path, capsys, monkeypatch
+):
+    import os
+
+    run, _ = _broken_copy(trained_run, tmp_path, "readonly")
+    checkpoints = str(run / "checkpoints")
+    real_access = os.access
+    # (tests run as root, who may write anywhere: the check is what is tested)
+    monkeypatch.setattr(
+        os, "access", lambda path, mode: str(path) != checkpoints and real_access(path, mode)
+    )
+    assert main(["resume", str(run), "budget.learner_steps=1000"]) == 2
+    assert f"cannot write to '{checkpoints}'" in capsys.readouterr().err
