@@ -201,3 +201,11 @@ def test_match_records_the_same_lines_as_the_arena(tmp_path, capsys):
         assert line["test_flops"] == {"a": 0, "b": 0}
         compute = line["test_compute"][mcts_side]
         assert compute["simulations"] == 2 * compute["moves"] > 0
+
+
+def test_a_game_between_players_far_apart_carries_no_information():
+    from tradeoff.tournament import game_information
+
+    assert game_information(0.0, 0.0) == pytest.approx(0.25)  # p = 1/2: Fisher's p (1 - p)
+    assert game_information(0.0, 0.5) > game_information(0.0, 0.0)  # draws make it less noisy
+    assert game_information(1e6, 0.0) == 0.0 and game_information(-1e6, 0.3) == 0.0

@@ -315,6 +315,8 @@ def game_information(elo_gap: float, draw_rate: float) -> float:
     pairing tells more per game than Fisher's p (1 - p) assumes)."""
     p = 1.0 / (1.0 + math.exp(-elo_gap / ELO_PER_NATURAL_UNIT))
     slope = p * (1.0 - p)
+    if slope <= 0.0:  # a gap so wide that one side always wins: a game tells nothing
+        return 0.0
     return slope**2 / max(slope - draw_rate / 4, 0.05 * slope)
 
 
