@@ -313,7 +313,7 @@ def game_information(elo_gap: float, draw_rate: float) -> float:
     with draws counted half: (dp/dtheta)^2 / Var(score) = (p (1 - p))^2 / (p (1 - p) - d / 4),
     d the draw rate (p (1 - p) without draws; draws make a score less noisy, so a draw-rich
     pairing tells more per game than Fisher's p (1 - p) assumes)."""
-    p = 1.0 / (1.0 + math.exp(-elo_gap / ELO_PER_NATURAL_UNIT))
+    p = 1.0 / (1.0 + math.exp(min(max(-elo_gap / ELO_PER_NATURAL_UNIT, -700.0), 700.0)))
     slope = p * (1.0 - p)
     if slope <= 0.0:  # a gap so wide that one side always wins: a game tells nothing
         return 0.0
