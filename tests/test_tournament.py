@@ -209,3 +209,15 @@ def test_a_game_between_players_far_apart_carries_no_information():
     assert game_information(0.0, 0.0) == pytest.approx(0.25)  # p = 1/2: Fisher's p (1 - p)
     assert game_information(0.0, 0.5) > game_information(0.0, 0.0)  # draws make it less noisy
     assert game_information(1e6, 0.0) == 0.0 and game_information(-1e6, 0.3) == 0.0
+
+
+def test_names_carry_the_budget_and_every_search_change():
+    from ponder.commands._bots import canonical_specs
+
+    specs = ["random", "solver", "mcts:8,uct.solve=false", "runs/a", "runs/b@50:puct,puct.c_init=2"]
+    assert canonical_specs(specs, 200, ["uct.exploration=1.0"]) == [
+        "random", "solver",
+        "mcts:8,uct.exploration=1.0,uct.solve=false", "runs/a@200,uct.exploration=1.0",
+        "runs/b@50:puct,uct.exploration=1.0,puct.c_init=2",
+    ]  # fmt: skip
+    assert canonical_specs(specs, 200) == [*specs[:3], "runs/a@200", specs[4]]

@@ -74,6 +74,26 @@ def make_player(
     return player
 
 
+def canonical_specs(
+    specs: Sequence[str], default_simulations: int, overrides: Sequence[str] = ()
+) -> list[str]:
+    """The specs as names that say everything about their players (a name always carries its
+    budget and its search changes): a net without ``@N`` gets the default budget, and the
+    changes meant for every player (``--search``) join each spec's own. ``make_player`` then
+    needs neither the default nor the shared changes, and a record can never hold one name
+    for two different players."""
+    named = []
+    for spec in specs:
+        base, *changes = spec.split(",")
+        if base in ("random", "solver"):  # they do not search
+            named.append(spec)
+            continue
+        if not base.startswith("mcts:") and "@" not in base:
+            base = f"{base}@{default_simulations}"
+        named.append(",".join([base, *overrides, *changes]))
+    return named
+
+
 def _net_spec(spec: str, base: str) -> tuple[str, int | None, str | None]:
     """(path, simulations or None, rule or None) of ``PATH[@N[:RULE]]``."""
     from experiment import UserError

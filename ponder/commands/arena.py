@@ -34,7 +34,7 @@ def run(args: argparse.Namespace) -> int:
 
     from experiment import UserError
     from experiment.ratings import default_anchor, rate
-    from ponder.commands._bots import players_and_game
+    from ponder.commands._bots import canonical_specs, players_and_game
     from ponder.commands.elo import rating_table
     from tradeoff.tournament import (
         TournamentConfig,
@@ -46,6 +46,7 @@ def run(args: argparse.Namespace) -> int:
     if args.game is None:
         raise UserError("name the game with --game, e.g. --game tic_tac_toe")
     agents, game = players_and_game(args.player, args.game, args.game_parameters)
+    agents = canonical_specs(agents, args.sims, args.search)  # names that say it all
     config = TournamentConfig(
         games=args.games, openings=args.openings, pairs=args.pairs,
         target_interval=args.target_interval, seed=args.seed, batch=args.batch,
@@ -54,9 +55,7 @@ def run(args: argparse.Namespace) -> int:
     if args.bootstrap < 0:
         raise UserError(f"--bootstrap must be >= 0, got {args.bootstrap}")
     print(f"{len(agents)} agents on {game.display_name}, pairs {args.pairs}", flush=True)
-    records = run_tournament(
-        game, agents, Path(args.record), config, args.sims, args.search, args.address
-    )
+    records = run_tournament(game, agents, Path(args.record), config, args.sims, (), args.address)
     ours = [record for record in records if set(record.players) <= set(agents)]
     results = results_of(ours)
     ratings = rate(results, bootstrap=args.bootstrap, seed=args.seed)

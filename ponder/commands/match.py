@@ -31,13 +31,16 @@ def run(args: argparse.Namespace) -> int:
     from experiment.progress import progress
     from experiment.ratings import rate, results_from_games
     from experiment.stats import score_interval
-    from ponder.commands._bots import make_player, players_and_game
+    from ponder.commands._bots import canonical_specs, make_player, players_and_game
     from search.play import play_games, score_of
 
     if args.games < 2 or args.batch < 2:
         raise UserError("--games and --batch must be at least 2 (colours alternate)")
     specs, game = players_and_game(args.player, args.game, args.game_parameters)
-    bots = [make_player(game, spec, args.sims, args.search) for spec in specs]
+    bots = [
+        make_player(game, spec, args.sims)
+        for spec in canonical_specs(specs, args.sims, args.search)
+    ]
     if bots[0].name == bots[1].name:
         bots[1].name += " (b)"  # score_of tells the players apart by name
     name = bots[0].name

@@ -30,13 +30,14 @@ def run(args: argparse.Namespace) -> int:
     import time
 
     from experiment import UserError
-    from ponder.commands._bots import make_player, players_and_game
+    from ponder.commands._bots import canonical_specs, make_player, players_and_game
     from tradeoff.tactics import score_tactics, tactic_set
 
     if args.positions < 2 or args.proven < 0:
         raise UserError("--positions must be at least 2 (half wins, half blocks), --proven >= 0")
     specs, game = players_and_game(args.player, args.game, args.game_parameters)
-    players = [make_player(game, spec, args.sims, args.search) for spec in specs]
+    specs = canonical_specs(specs, args.sims, args.search)
+    players = [make_player(game, spec, args.sims) for spec in specs]
     start = time.perf_counter()
     tactics = tactic_set(game, args.positions, args.proven, args.seed, args.min_plies)
     print(
