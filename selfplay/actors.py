@@ -336,7 +336,7 @@ class ArenaReport:
 class ArenaProcess:
     """Arena rounds off the critical path: current weights against references and snapshots."""
 
-    def __init__(self, config: TrainConfig, directory: str):
+    def __init__(self, config: TrainConfig, directory: str, resume_step: int | None = None):
         set_torch_threads(1)
 
         def evaluator_for(weights: dict) -> Callable:
@@ -344,7 +344,13 @@ class ArenaProcess:
             evaluator.load_weights(weights, version=-1)
             return evaluator.evaluate
 
-        self.arena = Arena(config.game.make(), config.arena, evaluator_for, Path(directory))
+        self.arena = Arena(
+            config.game.make(), config.arena, evaluator_for, Path(directory),
+            search=config.search.without_exploration(),
+            flops_per_evaluation=make_evaluator(config, "cpu").flops_per_evaluation,
+            # (a restart after this process died keeps what this session's rounds wrote)
+            resume_step=None if _restarted() else resume_step,
+        )  # fmt: skip
 
     def round(self, step: int, weights: Weights, seed: int) -> ArenaReport:
         scalars = self.arena.round(step, weights[1], seed)

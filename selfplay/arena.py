@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from experiment.checkpoint import checkpoint_stem
+from experiment.checkpoint import checkpoint_stem, write_atomic
 from experiment.config import NonNegativeInt, PositiveInt
 from experiment.ratings import fit_elo, results_from_games
 from games.base import Game
@@ -57,6 +57,31 @@ def net_bot(
 ROUNDS_FILE = "rounds.jsonl"  # in the arena folder: one line per round, read by ponder curve
 
 
+def _lines(path: Path) -> list[dict]:
+    """The JSON lines of an arena file; a last line cut short (a killed run) is left out."""
+    if not path.exists():
+        return []
+    lines = path.read_text(encoding="utf-8").splitlines()
+    rows = []
+    for number, line in enumerate(lines, 1):
+        try:
+            rows.append(json.loads(line))
+        except json.JSONDecodeError:
+            if number < len(lines):
+                raise ValueError(f"{path}:{number}: not a JSON line") from None
+    return rows
+
+
+def _rewrite(path: Path, rows: list[dict]) -> None:
+    if path.exists():
+        write_atomic(path, "".join(json.dumps(row) + "\n" for row in rows).encode())
+
+
+def _step_of(name: str) -> int:
+    """The learner step of a snapshot's name (``step_000200@50``); -1 for the references."""
+    return int(name[5:].split("@")[0]) if name.startswith("step_") else -1
+
+
 def snapshot_name(step: int, simulations: int) -> str:
     """The arena's name of the net of learner ``step``: its checkpoint's file name and budget,
     ``step_000200@50``, the agent spec relative to the run's checkpoints folder."""
@@ -71,31 +96,45 @@ class Arena:
     config: ArenaConfig
     make_evaluator: Callable[[dict], PolicyValueFn]  # weights (a state dict) -> evaluator
     directory: Path | None = None
+    # The run's own search without exploration: what its snapshots' names mean everywhere
+    # (``ponder match RUN/checkpoints/step_000200@50`` builds the same player).
+    search: SearchConfig | None = None
+    flops_per_evaluation: int = 0  # the net's forward FLOPs per position: test compute
     records: list[MatchRecord] = field(default_factory=list)
     snapshots: list[tuple[str, dict]] = field(default_factory=list)
 
+    resume_step: int | None = None  # a resumed run's step: later rounds are another timeline
+
     def __post_init__(self) -> None:
-        if self.directory is not None:
-            self.directory.mkdir(parents=True, exist_ok=True)
-            path = self.directory / "matches.jsonl"
-            if path.exists():  # resume: earlier rounds still count in the rating fit
-                for line in path.read_text().splitlines():
-                    self.records.append(MatchRecord.from_json(json.loads(line)))
+        if self.directory is None:
+            return
+        self.directory.mkdir(parents=True, exist_ok=True)
+        # Resume: earlier rounds still count in the rating fit. A run killed without a
+        # checkpoint resumes from an older step and replays the rounds after it with other
+        # nets under the same names: those lines go, as does a line cut short by the kill.
+        kept = [
+            line for line in _lines(self.directory / "matches.jsonl")
+            if all(_step_of(name) <= self._last_step for name in (line["a"], line["b"]))
+        ]  # fmt: skip
+        rounds = [r for r in _lines(self.directory / ROUNDS_FILE) if r["step"] <= self._last_step]
+        _rewrite(self.directory / "matches.jsonl", kept)
+        _rewrite(self.directory / ROUNDS_FILE, rounds)
+        self.records = [MatchRecord.from_json(line) for line in kept]
+
+    @property
+    def _last_step(self) -> float:
+        return math.inf if self.resume_step is None else self.resume_step
 
     def round(self, step: int, weights: dict, seed: int) -> dict[str, float]:
         """Play the net at ``step`` against every opponent; return TensorBoard scalars
         (``arena/winrate_vs_<opponent>``, ``arena/elo``)."""
         name = snapshot_name(step, self.config.simulations)
-        current = net_bot(self.game, self.make_evaluator(weights), self.config.simulations, name)
+        current = self._net(weights, name)
         opponents: list = [mcts_bot(self.game, n) for n in self.config.mcts_simulations]
         if self.config.random_opponent:
             opponents.insert(0, RandomBot(self.game))
         for old_name, old_weights in self.snapshots[-self.config.previous_snapshots :]:
-            opponents.append(
-                net_bot(
-                    self.game, self.make_evaluator(old_weights), self.config.simulations, old_name
-                )
-            )
+            opponents.append(self._net(old_weights, old_name))
         scalars = {}
         for offset, opponent in enumerate(opponents):
             records = play_games(
@@ -124,6 +163,13 @@ class Arena:
         if math.isfinite(elo):
             scalars["arena/elo"] = float(elo)
         return scalars
+
+    def _net(self, weights: dict, name: str) -> SearchBot:
+        evaluator = self.make_evaluator(weights)
+        return net_bot(
+            self.game, evaluator, self.config.simulations, name, self.search,
+            self.flops_per_evaluation,
+        )  # fmt: skip
 
     def _keep(self, records: list[MatchRecord]) -> None:
         self.records.extend(records)

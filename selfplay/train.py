@@ -226,7 +226,7 @@ class _Trainer:
             self.arena = (
                 ray.remote(ArenaProcess)
                 .options(num_cpus=settings.arena_cpus, max_restarts=settings.actor_restarts)
-                .remote(config, str(run.arena))
+                .remote(config, str(run.arena), progress.step if resume else None)
             )
         actors.extend(a for a in [self.replay, self.learner, self.server, self.arena] if a)
         actors.extend(self.workers)

@@ -97,3 +97,29 @@ def test_replay_shards_outside_the_window_are_pruned_only_when_asked(tmp_path, p
     kept = ["shard_000003.npz", "shard_000004.npz"]  # the window: the last 6 positions
     assert shards == (kept if prune else [f"shard_{i:06d}.npz" for i in range(5)])
     assert replay.state().window == 6 and replay.state().games == 5
+
+
+def test_a_resumed_arena_drops_rounds_after_the_checkpoint_and_a_cut_line(tmp_path):
+    import json
+
+    from games import make_game
+    from selfplay.arena import Arena, ArenaConfig
+
+    def line(step: int) -> str:
+        return json.dumps({"a": f"step_{step:06d}@8", "b": "mcts:50", "score": 1.0,
+                           "opening": [], "moves": [0]})  # fmt: skip
+
+    arena = tmp_path / "arena"
+    arena.mkdir()
+    (arena / "matches.jsonl").write_text("\n".join(line(s) for s in (100, 200, 300)) + '\n{"a": ')
+    rounds = "".join(json.dumps({"step": s, "scalars": {}}) + "\n" for s in (100, 200, 300))
+    (arena / "rounds.jsonl").write_text(rounds)
+    game = make_game("tic_tac_toe")
+    resumed = Arena(game, ArenaConfig(), lambda weights: None, arena, resume_step=200)
+    assert [r.players[0] for r in resumed.records] == ["step_000100@8", "step_000200@8"]
+    assert (arena / "matches.jsonl").read_text().count("\n") == 2
+    assert [json.loads(r)["step"] for r in (arena / "rounds.jsonl").read_text().splitlines()] == [
+        100, 200,
+    ]  # fmt: skip
+    again = Arena(game, ArenaConfig(), lambda weights: None, arena)  # a restart keeps all
+    assert len(again.records) == 2
