@@ -96,7 +96,10 @@ def analyze(request: dict[str, Any], bot_factory: BotFactory = mcts_only) -> dic
         return _solver_answer(request.get("id"), game, state, seed)
     bot = bot_factory(game, simulations, checkpoint if bot_kind == "net" else None)
     result = bot.search.run(state[None], np.array([seed]))
-    policy = result.policy[0]  # visit fractions; a proven position's optimal moves
+    # Root visit fractions (the contract, whatever the rule: Gumbel's own policy target is its
+    # improved policy); a proven position's answer is uniform over its optimal moves.
+    visits = result.visit_counts[0]
+    policy = result.policy[0] if result.solved[0] or not visits.sum() else visits / visits.sum()
     legal = np.flatnonzero(result.valid[0])
     return {
         "id": request.get("id"),

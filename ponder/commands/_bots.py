@@ -26,8 +26,8 @@ class PlayConfig:
 
 def make_bot(game: Game, simulations: int, checkpoint: str | None) -> SearchBot:
     """``play``'s and ``analyze``'s bot: classic MCTS without a checkpoint, the checkpoint's net
-    with PUCT otherwise (a run directory means its latest checkpoint), as :func:`make_player`
-    builds them."""
+    with its run's rule otherwise (a run directory means its latest checkpoint), as
+    :func:`make_player` builds them."""
     spec = f"mcts:{simulations}" if checkpoint is None else f"{checkpoint}@{simulations}"
     player = make_player(game, spec, simulations)
     assert isinstance(player, SearchBot)
