@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
 from collections.abc import Callable, Sequence
 
@@ -22,6 +23,7 @@ EXIT_RUN_FAILED = 1
 EXIT_USER_ERROR = 2
 EXIT_INTERRUPTED = 130
 EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, as a shell reports `ponder analyze | head`
+_SIGNALS = {"SIGINT", "SIGTERM"}
 
 DESCRIPTION = (
     "Measure how trading train compute for test compute changes strength: self-play training,\n"
@@ -114,9 +116,9 @@ def _run(run: Callable[[argparse.Namespace], int], args: argparse.Namespace) -> 
     except RunFailure as error:
         print(f"ponder: error: {error}", file=sys.stderr)
         return EXIT_RUN_FAILED
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as stop:  # Ctrl-C, or a signal a long job turned into one
         print("ponder: interrupted", file=sys.stderr)
-        return EXIT_INTERRUPTED
+        return 128 + int(signal.Signals[str(stop)]) if str(stop) in _SIGNALS else EXIT_INTERRUPTED
     except BrokenPipeError:
         # The reader closed the pipe; point stdout at devnull so the exit flush stays quiet.
         try:

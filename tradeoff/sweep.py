@@ -171,9 +171,11 @@ def _train_one(
         print(f"phase 1: training {path}", flush=True)
         run = start_run(train_config)
         progress = train(train_config, run)
+    if progress.stopped_by:  # Ctrl-C or SIGTERM: the checkpoint is written; stop as it asks
+        raise KeyboardInterrupt(progress.stopped_by)
     if not _budget_spent(train_config, path):
-        raise UserError(f"training of {path} stopped before its budget (interrupted?); rerun "
-                        "the sweep to resume it")  # fmt: skip
+        raise UserError(f"training of {path} stopped before its budget; rerun the sweep to "
+                        "resume it")  # fmt: skip
     mark = {"step": progress.step, "games": progress.games}
     (path / TRAINED_MARK).write_text(json.dumps(mark) + "\n", encoding="utf-8")
     return path
