@@ -413,6 +413,12 @@ def test_countdown_files_replace_a_split_and_keep_the_exact_checkers(tmp_path):
         problem, with_train.solution_text(with_train.reference_solution(problem))
     )
     assert problem.key not in {p.key for p in with_train.test}
+    # both files: a problem in the test file is never trained on
+    both_train = write_lines(
+        tmp_path / "both.jsonl", [lines[0], json.dumps({"numbers": [3, 5, 9], "target": 24})]
+    )
+    both = make_task("countdown", num_numbers=3, train_file=str(both_train), test_file=str(path))
+    assert [(p.numbers, p.target) for p in both.train] == [((3, 5, 9), 24)]
 
 
 @pytest.mark.parametrize(

@@ -174,6 +174,10 @@ class GeneratedTask(Task):
     def split(self, name: SplitName) -> tuple[Problem, ...]:
         if name not in SPLITS:
             raise ValueError(f"unknown split {name!r}; expected one of {SPLITS}")
+        if name == "train" and "train" in self._given and "test" in self._given:
+            # Two given files: a test problem is never trained on.
+            tested = {problem.key for problem in self._given["test"]}
+            return tuple(p for p in self._given["train"] if p.key not in tested)
         if name in self._given:
             return self._given[name]
         if name not in self._splits:
