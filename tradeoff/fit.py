@@ -35,6 +35,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from experiment.config import PositiveInt
 from experiment.ratings import PERFECT_PLAY_ELO
 from experiment.stats import percentile_interval
 
@@ -64,7 +65,7 @@ class FitConfig:
 
     perfect: float | None = None
     margin: float = PERFECT_PLAY_ELO
-    levels: int = 5
+    levels: PositiveInt = 5
 
 
 @dataclass(frozen=True)

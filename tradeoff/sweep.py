@@ -30,6 +30,7 @@ import numpy as np
 
 from experiment import UserError
 from experiment.checkpoint import list_checkpoints, read_info
+from experiment.config import NonNegativeInt
 from tradeoff.fit import FitConfig, Row, TradeoffFit, fit_tradeoff
 from tradeoff.tournament import TournamentConfig
 
@@ -57,7 +58,7 @@ class SweepTrainConfig:
     recipe: str = "tictactoe-smoke"
     overrides: tuple[str, ...] = ()
     sizes: tuple[SizeConfig, ...] = (SizeConfig(),)
-    seeds: tuple[int, ...] = (0,)
+    seeds: tuple[NonNegativeInt, ...] = (0,)
     existing: tuple[str, ...] = ()
 
 
@@ -133,6 +134,11 @@ def train_runs(
         if not list_checkpoints(path / "checkpoints"):
             raise UserError(f"train.existing: '{path}' has no checkpoints (is it a run directory?)")
     planned = [(size, seed) for size in config.train.sizes for seed in config.train.seeds]
+    from experiment.config import load_config
+    from selfplay.config import TrainConfig
+
+    for size, seed in planned:  # every run's config checked before hours go into the first
+        load_config(TrainConfig, recipe, [*config.train.overrides, *size.overrides, f"seed={seed}"])
     bar: Progress[int] = progress(len(planned), "phase 1: training", "run")
     with bar:
         for size, seed in planned:

@@ -28,6 +28,7 @@ from typing import Any, Literal
 import numpy as np
 
 from experiment import UserError
+from experiment.config import PositiveInt
 from experiment.ratings import (
     ELO_PER_NATURAL_UNIT,
     Results,
@@ -67,9 +68,9 @@ class TournamentConfig:
     seed: int = 0
     batch: int = 32
     workers: int | None = None
-    max_games: int = 20_000
-    unbounded_games: int = 100
-    bootstrap: int = 200
+    max_games: PositiveInt = 20_000
+    unbounded_games: PositiveInt = 100
+    bootstrap: PositiveInt = 200
 
     def __post_init__(self) -> None:
         if self.games < 2 or self.games % 2:

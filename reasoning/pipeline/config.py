@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from experiment.config import Fraction, NonNegativeInt, PositiveInt
 from reasoning.labels import LabelConfig
 from reasoning.lm.model import TinyGPTConfig
 from reasoning.lm.train import TrainingConfig
@@ -85,8 +86,8 @@ class MeasureSection:
     ``samples`` policy solutions each. Not part of the verifiers' training: changing it re-runs
     only the measurement."""
 
-    problems: int = 0
-    samples: int = 16
+    problems: NonNegativeInt = 0
+    samples: PositiveInt = 16
 
 
 @dataclass(frozen=True)
@@ -160,14 +161,14 @@ class ExpertIterationSection:
     """Search train problems, keep verified solutions, fine-tune the policy on them, R times
     (``reasoning.pipeline.expert_iteration``)."""
 
-    rounds: int = 0  # 0: no expert iteration
-    problems: int = 200  # train problems searched per round
+    rounds: NonNegativeInt = 0  # 0: no expert iteration
+    problems: PositiveInt = 200  # train problems searched per round
     # the search that makes the data, and (beam, DVTS) is evaluated per round beside greedy
     search: Literal["best_of_n", "beam", "dvts"] = "beam"
-    budget: int = 16  # samples (per level for beam and DVTS; in all for best-of-N)
+    budget: PositiveInt = 16  # samples (per level for beam and DVTS; in all for best-of-N)
     verifier: Literal["oracle", "prm", "prm_checker", "orm"] = "oracle"  # whose verdict keeps one
-    min_score: float = 0.5  # a learned verifier's aggregated score to keep a solution
-    keep_per_problem: int = 4  # distinct verified solutions kept per problem
+    min_score: Fraction = 0.5  # a learned verifier's aggregated score to keep a solution
+    keep_per_problem: PositiveInt = 4  # distinct verified solutions kept per problem
     relabel: bool = False  # new step labels from the new policy, and the verifiers retrained
     # the fine-tuning; it continues the policy's weights, so training.model is not read
     training: TrainingConfig = field(
