@@ -141,6 +141,7 @@ class MatchRecord:
     seed: int | None = None
     game: int | None = None
     compute: tuple[PlayerCompute, PlayerCompute] | None = None  # per colour
+    rules: str = ""  # the game played, by its display name ("Hex 3x3"); "" in older files
 
     @property
     def score(self) -> float:
@@ -155,6 +156,8 @@ class MatchRecord:
             "a": self.players[0], "b": self.players[1], "score": self.score,
             "opening": list(self.opening), "moves": list(self.moves),
         }  # fmt: skip
+        if self.rules:
+            line["rules"] = self.rules
         if self.seed is not None:
             line["seed"], line["game"] = self.seed, self.game
         if self.compute is not None:
@@ -179,7 +182,7 @@ class MatchRecord:
         return cls(
             (data["a"], data["b"]), tuple(data["opening"]), tuple(data["moves"]),
             (2 * score - 1, 1 - 2 * score), data.get("seed"), data.get("game"),
-            compute,  # type: ignore[arg-type]
+            compute, str(data.get("rules", "")),  # type: ignore[arg-type]
         )  # fmt: skip
 
 
@@ -242,7 +245,7 @@ def play_games(
             MatchRecord(
                 (bots[order[0]].name, bots[order[1]].name), openings[g], tuple(histories[g]),
                 (float(result[0]), float(result[1])), seed, index,
-                (spent[g][order[0]], spent[g][order[1]]),
+                (spent[g][order[0]], spent[g][order[1]]), game.display_name,
             )
         )  # fmt: skip
     return records

@@ -159,6 +159,7 @@ def arena(tmp_path: Path, *arguments: str) -> list[str]:
         (["random", "random"], "two different agents"),
         (["random", "mcts:2", "--seed", "5"], "--seed 0, not 5"),
         (["random", "mcts:2", "--openings", "1"], "not --openings 1"),
+        (["random", "mcts:2", "--game", "connect_four"], "not Connect Four"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2_before_any_game(tmp_path, capsys, arguments, message):

@@ -102,7 +102,7 @@ def key_of(record: MatchRecord, order: dict[str, int]) -> Key:
 
 
 def read_record(
-    path: Path, config: TournamentConfig, order: dict[str, int]
+    path: Path, config: TournamentConfig, order: dict[str, int], rules: str = ""
 ) -> dict[Key, MatchRecord]:
     """The games of the record at ``path`` by key (empty when there is no file). A last line cut
     by a kill is dropped from the file. Refused (UserError, one line): a line that is not a game
@@ -127,6 +127,11 @@ def read_record(
             raise UserError(f"{where}: not a game record ({error!r})") from None
         if record.seed is None or record.game is None:
             raise UserError(f"{where}: a game without 'seed' and 'game' is not a tournament's")
+        if rules and record.rules and record.rules != rules:
+            raise UserError(
+                f"{where}: this record's games are {record.rules}, not {rules}: use another "
+                "--record or the same game"
+            )
         if record.seed != config.seed:
             raise UserError(
                 f"{where}: this record is of a tournament with --seed {record.seed}, not "
@@ -563,7 +568,7 @@ def run_tournament(
     if len(agents) < 2 or len(set(agents)) != len(agents):
         raise UserError(f"a tournament needs at least two different agents, got {list(agents)}")
     record = Path(record)
-    known = read_record(record, config, {name: k for k, name in enumerate(agents)})
+    known = read_record(record, config, {n: k for k, n in enumerate(agents)}, game.display_name)
     arguments = (
         game, default_simulations, tuple(overrides), make_player, config.seed, config.openings
     )  # fmt: skip
