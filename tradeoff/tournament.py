@@ -391,25 +391,30 @@ def plan_round(
         (a, b) for a, b in fixed_pairs(agents, "all")
         if np.isfinite(elo[index[a]]) and np.isfinite(elo[index[b]])
     ]  # fmt: skip
-    for _ in range(0 if on_target else len(agents) - 1):
-        best, best_value, best_covariance = None, math.inf, covariance
-        for a, b in candidates:
-            direction = np.zeros(len(elo))
-            direction[index[a]], direction[index[b]] = 1.0, -1.0
-            direction[anchor] = 0.0
-            gap, draw = elo[index[a]] - elo[index[b]], draw_rates(index[a], index[b])
-            weight = config.games * game_information(gap, draw)
-            spread = np.nan_to_num(covariance) @ direction
-            updated = covariance - weight * np.outer(spread, spread) / (
-                1 + weight * direction @ spread
-            )  # Sherman-Morrison: the covariance after those games
-            value = excess(updated)
-            if value < best_value - 1e-12:
-                best, best_value, best_covariance = (a, b), value, updated
-        if best is None:
-            break
-        pairs.append(best)
-        covariance = best_covariance
+    first = np.array([index[a] for a, _ in candidates], np.int64)
+    second = np.array([index[b] for _, b in candidates], np.int64)
+    weights = np.array(
+        [config.games * game_information(elo[i] - elo[j], draw_rates(i, j))
+         for i, j in zip(first.tolist(), second.tolist(), strict=True)]
+    )  # fmt: skip
+    # direction d = e_a - e_b with the anchor's entry zero: its rating is fixed
+    keep_first = (first != anchor).astype(float)
+    keep_second = (second != anchor).astype(float)
+    columns = np.arange(len(candidates))
+    for _ in range(0 if on_target or not candidates else len(agents) - 1):
+        # Sherman-Morrison for every candidate at once: C - w s s^T / (1 + w d.s), s = C d;
+        # only the diagonal (the rated agents' variances) decides the choice.
+        known = np.nan_to_num(covariance)
+        spreads = known[:, first] * keep_first - known[:, second] * keep_second  # (P agents, C)
+        along = spreads[first, columns] * keep_first - spreads[second, columns] * keep_second
+        shrink = weights / (1.0 + weights * along)
+        variances = np.diag(covariance)[rated][:, None] - shrink * spreads[rated] ** 2
+        errors = np.sqrt(np.maximum(variances, 0.0))
+        values = np.maximum(errors - limits[:, None], 0.0).sum(0)
+        best = int(values.argmin())
+        pairs.append(candidates[best])
+        spread = spreads[:, best]
+        covariance = covariance - shrink[best] * np.outer(spread, spread)
     return RoundPlan(pairs, given_up, on_target)
 
 
