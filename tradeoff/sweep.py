@@ -113,9 +113,9 @@ def run_sweep(
     from tradeoff.tournament import run_tournament
 
     record = output / "games.jsonl"
-    records = run_tournament(
-        game, agents, record, config.tournament, max(config.budgets), address=address
-    )
+    # The tournament aims its intervals at the anchor the fit reports them against.
+    tournament = dataclasses.replace(config.tournament, anchor=rating_anchor(anchors))
+    records = run_tournament(game, agents, record, tournament, max(config.budgets), address=address)
     write_outputs(config, output, snapshots, agents, anchors, records, record, resolved)
     return output
 
@@ -248,6 +248,11 @@ def agent_specs(
     return first + nets + [a for a in anchors if a != "random"], anchors
 
 
+def rating_anchor(anchors: Sequence[str]) -> str:
+    """Elo against perfect play when a solver played (as Jones), else against random."""
+    return "solver" if "solver" in anchors else "random"
+
+
 # --- phase 4: ratings, fit and outputs ---------------------------------------------------------
 
 
@@ -264,7 +269,7 @@ def write_outputs(
         if json.loads(state.read_text()).get("games_sha256") == digest:
             print(f"phase 4: outputs in {output} are up to date with {record}", flush=True)
             return None
-    anchor = "solver" if "solver" in anchors else "random"
+    anchor = rating_anchor(anchors)
     results = results_from_games((r.players[0], r.players[1], r.score) for r in records)
     elo, samples = bootstrap_elo(results, anchor, 0.0, config.bootstrap, config.tournament.seed)
     index = {name: k for k, name in enumerate(results.players)}

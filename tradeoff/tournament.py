@@ -71,6 +71,9 @@ class TournamentConfig:
     max_games: PositiveInt = 20_000
     unbounded_games: PositiveInt = 100
     bootstrap: PositiveInt = 200
+    # The agent held at 0 Elo while pairs are chosen and the target is checked: the intervals
+    # the target bounds are relative to it (default: random when it plays, else the first).
+    anchor: str | None = None
 
     def __post_init__(self) -> None:
         if self.games < 2 or self.games % 2:
@@ -359,7 +362,7 @@ def plan_round(
     covariance); close pairs carry the most information per game, p (1 - p)."""
     results = results_of(records)
     index = {name: i for i, name in enumerate(results.players)}
-    anchor = index[default_anchor(results)]
+    anchor = index[anchor_of(results, config)]
     elo = fit_elo(results, anchor, 0.0)
     met = {(a, b): 0 for a in agents for b in agents}
     for record in records:
@@ -474,8 +477,18 @@ def adaptive_summary(agents: Sequence[str], records: Sequence[MatchRecord]) -> A
 
 def bootstrap_widths(records: Sequence[MatchRecord], config: TournamentConfig) -> dict[str, float]:
     """Every agent's 95% bootstrap half-width in Elo (the wider side; the anchor's is 0)."""
-    ratings = rate(results_of(records), bootstrap=config.bootstrap, seed=config.seed)
+    results = results_of(records)
+    ratings = rate(
+        results, anchor_of(results, config), bootstrap=config.bootstrap, seed=config.seed
+    )
     return {r.name: max(r.elo - r.low, r.high - r.elo) for r in ratings}
+
+
+def anchor_of(results: Results, config: TournamentConfig) -> str:
+    """The tournament's anchor among the players so far (``config.anchor`` once it played)."""
+    if config.anchor is not None and config.anchor in results.players:
+        return config.anchor
+    return default_anchor(results)
 
 
 # ---------------------------------------------------------------------------------------------
