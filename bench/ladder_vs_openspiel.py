@@ -5,9 +5,10 @@ The same algorithm (UCT c = 2, one random rollout per leaf, proven values: OpenS
 settings (adjacent rungs, ``--games`` games per pair, colours alternating, the same seeded
 random openings as ``search.play.play_games`` draws them):
 
-- ``ponder``: ``mcts:N`` as shipped (the rules' lookahead on: 2 plies at the root, 1 below);
-- ``ponder_no_lookahead``: ``mcts:N,uct.root_lookahead=0,uct.node_lookahead=0``, as OpenSpiel's
-  MCTSBot searches (proofs from terminal nodes only);
+- ``ponder``: ``mcts:N`` as shipped, which searches as OpenSpiel's MCTSBot does (no lookahead:
+  proofs from terminal nodes only);
+- ``ponder_lookahead``: ``mcts:N,uct.root_lookahead=2,uct.node_lookahead=1``, the rules'
+  lookahead on (2 plies at the root, 1 below), the stronger variant;
 - ``openspiel``: ``pyspiel.MCTSBot`` (C++), a fresh bot seeded per game and colour.
 
 Each ladder's Elo (Bradley-Terry, ``experiment.ratings.fit_elo``) is fitted against log2(N) by
@@ -26,7 +27,7 @@ from pathlib import Path
 import numpy as np
 
 RESULTS = Path(__file__).parent / "results"
-NO_LOOKAHEAD = ",uct.root_lookahead=0,uct.node_lookahead=0"
+LOOKAHEAD = ",uct.root_lookahead=2,uct.node_lookahead=1"
 
 
 def openspiel_games(
@@ -139,7 +140,7 @@ def main(argv: list[str] | None = None) -> dict:
     directory = Path(args.record_dir) if args.record_dir else RESULTS / "ladder_records"
     directory.mkdir(parents=True, exist_ok=True)
     ladders = {}
-    for label, suffix in (("ponder", ""), ("ponder_no_lookahead", NO_LOOKAHEAD)):
+    for label, suffix in (("ponder", ""), ("ponder_lookahead", LOOKAHEAD)):
         start = time.perf_counter()
         record = directory / f"{args.game}_{label}_{args.games}_seed{args.seed}.jsonl"
         games = ponder_games(

@@ -448,9 +448,14 @@ class VisitCountRule(ProvenValues):
 
 @dataclass(frozen=True)
 class Uct(VisitCountRule):
-    """Classic MCTS selection with UCT; c = 2 as OpenSpiel's MCTSBot is configured."""
+    """Classic MCTS selection with UCT; c = 2 and no lookahead, as OpenSpiel's MCTSBot is
+    configured (DESIGN.md: classic MCTS for comparisons is that bot; its Elo per doubling of
+    simulations matches it only so, docs/results/ladder_2026-12-01.txt). The stronger variant
+    is ``uct.root_lookahead=2, uct.node_lookahead=1``."""
 
     exploration: float = 2.0
+    root_lookahead: int = field(default=0, kw_only=True)
+    node_lookahead: int = field(default=0, kw_only=True)
     name: ClassVar[str] = "uct"
 
     def kernels(self, num_simulations: int) -> tuple[Any, Any, UctData]:

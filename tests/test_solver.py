@@ -107,7 +107,8 @@ def tactic_states_and_net() -> tuple[np.ndarray, MisleadingNet]:
     return states, MisleadingNet(answers)
 
 
-RULES = [Puct(), Gumbel(max_considered=4), Uct()]
+# UCT with the rules' lookahead (mcts:N has none by default, as OpenSpiel's MCTSBot)
+RULES = [Puct(), Gumbel(max_considered=4), Uct(root_lookahead=2, node_lookahead=1)]
 
 
 @pytest.mark.parametrize("leaf", ["net", "rollout"])
@@ -162,7 +163,7 @@ def _negamax(game, state) -> float:
     return max(-_negamax(game, game.apply(state, a)) for a in game.legal_actions(state))
 
 
-@pytest.mark.parametrize("rule", [Puct(), Gumbel(), Uct()], ids=lambda rule: rule.name)
+@pytest.mark.parametrize("rule", [Puct(), Gumbel(), RULES[2]], ids=lambda rule: rule.name)
 def test_small_positions_are_proven_exactly(rule):
     """Tic-tac-toe after three or more random moves: a value the search proves equals minimax,
     and then the move played keeps the game-theoretic value. UCT, which tries every move, proves
