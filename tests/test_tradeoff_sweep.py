@@ -68,3 +68,9 @@ def test_smoke_sweep_writes_every_output_and_resumes_without_recomputing(tmp_pat
     assert main(arguments) == 0
     assert sorted((output / "games.jsonl").read_bytes().splitlines()) == sorted(games.splitlines())
     assert (output / "results.csv").read_text() == table_before
+    # Another fit setting on the same games refits (outputs depend on more than the games).
+    capsys.readouterr()
+    assert main([*arguments[:-1], "bootstrap=40"]) == 0
+    out = capsys.readouterr().out
+    assert "up to date" not in out and "phase 4: wrote" in out
+    assert json.loads((output / "fit.json").read_text())["bootstrap"] == 40

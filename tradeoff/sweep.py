@@ -264,9 +264,16 @@ def write_outputs(
     from experiment.ratings import bootstrap_elo, results_from_games
 
     digest = hashlib.sha256(record.read_bytes()).hexdigest()
+    # What else the outputs depend on: a change of any of these refits, even on the same games.
+    inputs = json.dumps(
+        [config.bootstrap, config.tournament.seed, dataclasses.asdict(config.fit), list(agents),
+         list(anchors), [dataclasses.asdict(s) for s in snapshots]], sort_keys=True,
+    )  # fmt: skip
+    fit_inputs = hashlib.sha256(inputs.encode()).hexdigest()
     state = output / "fit.json"
     if all((output / name).is_file() for name in OUTPUTS) and state.is_file():
-        if json.loads(state.read_text()).get("games_sha256") == digest:
+        done = json.loads(state.read_text())
+        if done.get("games_sha256") == digest and done.get("fit_inputs_sha256") == fit_inputs:
             print(f"phase 4: outputs in {output} are up to date with {record}", flush=True)
             return None
     anchor = rating_anchor(anchors)
@@ -279,7 +286,8 @@ def write_outputs(
     columns = [index[row.label] for row in rows]
     fit = fit_tradeoff(rows, elo[columns], samples[:, columns], fit_config)
     _write_csv(output / "results.csv", table)
-    data = {"games_sha256": digest, "anchor": {"name": anchor, "elo": 0.0},
+    data = {"games_sha256": digest, "fit_inputs_sha256": fit_inputs,
+            "anchor": {"name": anchor, "elo": 0.0},
             "strength": "Elo", **fit.to_json()}  # fmt: skip
     from tradeoff import plots, report
 
