@@ -38,21 +38,11 @@ def _anchor(text: str | None) -> tuple[str | None, float]:
         raise UserError(f"--anchor {text!r}: write SPEC=ELO, e.g. --anchor random=0") from None
 
 
-def _json_number(value: object) -> object:
-    import math
-
-    if isinstance(value, float) and not math.isfinite(value):
-        return None if math.isnan(value) else ("inf" if value > 0 else "-inf")
-    return value
-
-
 def rating_table(ratings: list, intervals: bool = True) -> list[str]:
     """The lines of a rating table (``experiment.ratings.Rating``s, best first): name, Elo, 95%
     interval, games, score; shared by ``ponder elo`` and ``ponder arena``."""
-    import math
-
-    def elo(value: float) -> str:  # the quantile of unbounded resamples is 1.8e308: inf
-        return f"{math.copysign(math.inf, value) if abs(value) > 1e300 else value:7.0f}"
+    def elo(value: float) -> str:  # an unbounded rating shows as inf / -inf
+        return f"{value:7.0f}"
 
     width = max(len(r.name) for r in ratings)
     lines = [f"{'player':<{width}}  {'Elo':>7}  {'95% interval':>17}  {'games':>7}  {'score':>6}"]
@@ -75,6 +65,7 @@ def run(args: argparse.Namespace) -> int:
         rate,
         read_results,
     )
+    from tradeoff.fit import json_number
 
     if args.bootstrap < 0:
         raise UserError(f"--bootstrap must be >= 0, got {args.bootstrap}")
@@ -84,7 +75,10 @@ def run(args: argparse.Namespace) -> int:
     anchor = anchor or default_anchor(results)
     if args.json:  # standard JSON: an unbounded rating is the string "inf" / "-inf", nan null
         rows = [
-            {key: _json_number(value) for key, value in dataclasses.asdict(r).items()}
+            {
+                key: json_number(value) if isinstance(value, float) else value
+                for key, value in dataclasses.asdict(r).items()
+            }
             for r in ratings
         ]
         answer: dict = {"ratings": rows, "anchor": {"name": anchor, "elo": anchor_elo}}
