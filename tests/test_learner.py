@@ -167,7 +167,7 @@ def _learning_rate_before_issue_12(config: LearnerConfig, step: int) -> float:
 
 SELFPLAY_RECIPES = sorted(
     path for path in (Path(__file__).parents[1] / "configs").glob("*.yaml")
-    if not path.name.startswith("countdown")
+    if not path.name.startswith(("countdown", "tradeoff"))  # training recipes only
 )  # fmt: skip
 
 
