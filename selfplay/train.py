@@ -239,6 +239,7 @@ class _Trainer:
         self.last_arena_step = progress.step if resume else -1
         self.arena_started: dict[str, float] = {}  # where the run stood when the round began
         self.worker_deaths = [0] * len(self.workers)
+        self.worker_down = [False] * len(self.workers)  # dead, and not yet back from a restart
 
     # ----------------------------------------------------------------------------------------
 
@@ -383,6 +384,11 @@ class _Trainer:
         try:
             result = ray.get(ref)
         except ray.exceptions.RayActorError as error:
+            restarting = isinstance(error, ray.exceptions.ActorUnavailableError)
+            if restarting and self.worker_down[worker]:
+                time.sleep(0.5)  # the same death: Ray is still restarting the process
+                return False
+            self.worker_down[worker] = True
             self.worker_deaths[worker] += 1
             deaths, limit = self.worker_deaths[worker], self.config.ray.actor_restarts
             fate = (
@@ -394,6 +400,7 @@ class _Trainer:
         except ray.exceptions.RayTaskError:
             self._essential(self.replay.state.remote())  # a dead replay is the run's failure
             raise
+        self.worker_down[worker] = False
         self._count_play(result, window)
         return True
 

@@ -21,7 +21,7 @@ def run(args: argparse.Namespace) -> int:
     from search.analysis import serve
 
     if args.input == "-":
-        serve(sys.stdin.buffer, sys.stdout, make_bot)
+        serve(getattr(sys.stdin, "buffer", sys.stdin), sys.stdout, make_bot)  # bytes if it can
         return 0
     try:
         lines = open(args.input, "rb")  # bytes: a bad byte costs only its own line

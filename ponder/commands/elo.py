@@ -41,6 +41,7 @@ def _anchor(text: str | None) -> tuple[str | None, float]:
 def rating_table(ratings: list, intervals: bool = True) -> list[str]:
     """The lines of a rating table (``experiment.ratings.Rating``s, best first): name, Elo, 95%
     interval, games, score; shared by ``ponder elo`` and ``ponder arena``."""
+
     def elo(value: float) -> str:  # an unbounded rating shows as inf / -inf
         return f"{value:7.0f}"
 
