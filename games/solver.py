@@ -349,9 +349,28 @@ class Solver:
             return []
         return [int(action) for action in np.flatnonzero(values == np.nanmax(values))]
 
+    def testing_moves(self, state: np.ndarray) -> list[int]:
+        """The optimal moves that leave the opponent the fewest replies keeping their value:
+        all optimal, and the hardest to answer. In a lost position every move loses, and a
+        solver that played any of them would throw away the games a fallible opponent can still
+        lose (so that nets would out-score perfect play against third parties); this plays on as
+        a strong player does, making the win hard to find. In a won position, any winning move."""
+        optimal = self.optimal_moves(state)
+        if len(optimal) < 2 or self.value(state) == 1:
+            return optimal
+        good_replies = []
+        for action in optimal:
+            child = self.game.apply(state, action)
+            replies = self.move_values(child)
+            good_replies.append(
+                0 if np.isnan(replies).all() else int((replies == np.nanmax(replies)).sum())
+            )
+        fewest = min(good_replies)
+        return [a for a, count in zip(optimal, good_replies, strict=True) if count == fewest]
+
     def draw_optimal_move(self, state: np.ndarray, seed: int) -> int:
-        """One of the optimal moves, uniformly, drawn by ``np.random.default_rng(seed)``."""
-        return int(np.random.default_rng(seed).choice(self.optimal_moves(state)))
+        """One of :meth:`testing_moves`, uniformly, drawn by ``np.random.default_rng(seed)``."""
+        return int(np.random.default_rng(seed).choice(self.testing_moves(state)))
 
 
 _SOLVERS: dict[Game, Solver] = {}
@@ -367,7 +386,8 @@ def solver_for(game: Game) -> Solver:
 
 @dataclass
 class SolverBot:
-    """Perfect play: a uniformly random optimal move, drawn from each position's seed."""
+    """Perfect play: an optimal move, the hardest for the opponent to answer (uniformly among
+    those, drawn from each position's seed: :meth:`Solver.testing_moves`)."""
 
     game: Game
     name: str = "solver"

@@ -193,3 +193,26 @@ def test_analyze_with_the_solver_bot() -> None:
             "Hex 3x3 to 4x4",
         },
     ]
+
+
+def test_in_a_lost_position_the_solver_leaves_the_fewest_winning_replies() -> None:
+    hex3 = make_game("hex", board_size=3)
+    solver = solver_for(hex3)
+    rng = np.random.default_rng(0)
+    checked = 0
+    for _ in range(200):
+        state = hex3.initial_state()
+        for _ in range(int(rng.integers(1, 4))):
+            state = hex3.apply(state, int(rng.choice(hex3.legal_actions(state))))
+        if hex3.is_terminal(state) or solver.value(state) != -1:
+            continue
+
+        counts = {
+            a: int((solver.move_values(hex3.apply(state, a)) == 1).sum())
+            for a in hex3.legal_actions(state)
+        }
+        assert set(solver.testing_moves(state)) == {
+            a for a, c in counts.items() if c == min(counts.values())
+        }
+        checked += 1
+    assert checked > 10
