@@ -24,6 +24,7 @@ from search.tree import (
     add_nodes,
     allocate_tree,
     backup,
+    borrowed,
     reset_tree,
     root_proven_values,
     root_statistics,
@@ -253,6 +254,13 @@ def _add(
 _SELECTORS: dict[tuple[Any, Any], Any] = {}
 
 
+def _inlined(kernel: Any) -> Any:
+    """The same compiled function, inlined into the walk that calls it (numba's IR inlining):
+    a call passes the tree (14 arrays) by value once per node visited, which cost about as
+    much as the scoring itself (see ``search.tree.borrowed`` for the other half)."""
+    return numba.njit(inline="always")(kernel.py_func)
+
+
 def compiled_selector(root_select: Any, interior_select: Any) -> Any:
     """``select_leaves`` bound to a rule's compiled functions (compiled once per pair).
 
@@ -261,6 +269,8 @@ def compiled_selector(root_select: Any, interior_select: Any) -> Any:
     """
     key = (root_select, interior_select)
     if key not in _SELECTORS:
+        root_select = _inlined(root_select)
+        interior_select = root_select if interior_select is key[0] else _inlined(interior_select)
 
         @numba.njit
         def select_leaves(tree, data, rng_state, leaves, slots):  # noqa: ANN001
@@ -269,6 +279,7 @@ def compiled_selector(root_select: Any, interior_select: Any) -> Any:
             ``leaves[b]`` (the node to expand from, or the terminal or solved node reached) and
             ``slots[b]`` (the slot to expand, or -1 for a node whose value is backed up
             again)."""
+            tree = borrowed(tree)
             for b in range(leaves.shape[0]):
                 node = 0
                 slot = -1
