@@ -23,6 +23,7 @@ from search.tree import (
     Tree,
     add_nodes,
     allocate_tree,
+    backed_values,
     backup,
     borrowed,
     reset_tree,
@@ -163,7 +164,7 @@ class Search:
         slot_values = self._slot_values(root_states, evaluation, self.rule.root_lookahead)
         roots = _add(tree, searches, no_parents, searches, evaluation, slot_values, self.solve)
         evaluations = np.ones(batch_size, np.int64)
-        backup(tree, roots, _backed_value(tree, searches, roots, evaluation.values))
+        backup(tree, roots, backed_values(tree, searches, roots, np.asarray(evaluation.values)))
         self.rule.prepare_root(tree, streams.generators)
 
         leaves = np.empty(batch_size, np.int32)
@@ -172,7 +173,7 @@ class Search:
             self.select_leaves(tree, self.rule_data, streams.state, leaves, slots)
             expanding = np.flatnonzero(slots >= 0)
             # A terminal or solved leaf reached again backs up its value once more.
-            values = _backed_value(tree, searches, leaves, tree.raw_value[searches, leaves])
+            values = backed_values(tree, searches, leaves, tree.raw_value[searches, leaves])
             if len(expanding):
                 parents = leaves[expanding]
                 child_states, evaluation = self.expander.expand(
@@ -185,7 +186,9 @@ class Search:
                 states[expanding, new_nodes] = child_states
                 evaluations[expanding] += ~evaluation.terminal
                 leaves[expanding] = new_nodes
-                values[expanding] = _backed_value(tree, expanding, new_nodes, evaluation.values)
+                values[expanding] = backed_values(
+                    tree, expanding, new_nodes, np.asarray(evaluation.values)
+                )
             backup(tree, leaves, values)
 
         chosen, policy = self.rule.finalize(
@@ -214,13 +217,6 @@ class Search:
         if self.solve and depth > 0 and slot_values is not None and len(open_nodes):
             values[open_nodes] = slot_values(states[open_nodes], depth)
         return values
-
-
-def _backed_value(
-    tree: Tree, searches: np.ndarray, nodes: np.ndarray, estimates: np.ndarray
-) -> np.ndarray:
-    """What a visit to ``nodes`` backs up: the exact value of a solved node, else the estimate."""
-    return np.where(tree.solved[searches, nodes], tree.solved_value[searches, nodes], estimates)
 
 
 def _add(

@@ -111,6 +111,7 @@ def borrowed(typing_context, arrays):  # noqa: ANN001, ANN201
 @numba.njit(cache=True)
 def reset_tree(tree: Tree) -> None:
     """Clear the nodes used by a previous search so the arrays can be reused."""
+    tree = borrowed(tree)
     for b in range(tree.num_nodes.shape[0]):
         for n in range(tree.num_nodes[b]):
             tree.node_visits[b, n] = 0
@@ -147,6 +148,7 @@ def add_nodes(
     """Write L evaluated nodes into the tree; return their node indices (L,) int32. With
     ``solve`` a node whose value is exact is solved at it, and a node is solved from its slots'
     exact values where they decide it."""
+    tree = borrowed(tree)
     new_nodes = np.empty(searches.shape[0], np.int32)
     for i in range(searches.shape[0]):
         b = searches[i]
@@ -169,6 +171,21 @@ def add_nodes(
                 try_solve(tree, b, n)
         new_nodes[i] = n
     return new_nodes
+
+
+@numba.njit(cache=True)
+def backed_values(
+    tree: Tree, searches: np.ndarray, nodes: np.ndarray, estimates: np.ndarray
+) -> np.ndarray:
+    """What a visit to ``nodes[i]`` of search ``searches[i]`` backs up (L,), in the dtype of
+    ``estimates``: the exact value of a solved node, else ``estimates[i]`` (both in the view of
+    the node's mover)."""
+    tree = borrowed(tree)
+    values = np.empty_like(estimates)
+    for i in range(searches.shape[0]):
+        b, node = searches[i], nodes[i]
+        values[i] = tree.solved_value[b, node] if tree.solved[b, node] else estimates[i]
+    return values
 
 
 @numba.njit(cache=True, inline="always")
@@ -218,6 +235,7 @@ def backup(tree: Tree, leaves: np.ndarray, leaf_values: np.ndarray) -> None:
     into the parent's view (:func:`parent_view`). Proven values travel the same path: while the
     node below was solved, its parent is solved too where its slots now decide it.
     """
+    tree = borrowed(tree)
     for b in range(leaves.shape[0]):
         node = leaves[b]
         value = float(leaf_values[b])
