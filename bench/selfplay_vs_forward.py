@@ -35,7 +35,9 @@ class _BatchCounter:
         return self.evaluate(observations, masks)
 
 
-def measure(rounds: int, seconds: float, overrides: tuple[str, ...] = ()) -> dict:
+def recipe_worker(overrides: tuple[str, ...] = (), seed: int = 0) -> tuple:
+    """(config, game, evaluator, batch counter, worker): a self-play worker of the recipe on one
+    torch thread, as a training run's worker process builds it, its kernels compiled."""
     import torch
 
     from experiment.config import load_config
@@ -48,8 +50,15 @@ def measure(rounds: int, seconds: float, overrides: tuple[str, ...] = ()) -> dic
     game = config.game.make()
     evaluator = make_evaluator(config, "cpu", threads=1)
     counter = _BatchCounter(evaluator.evaluate)
-    worker = SelfPlayWorker(game, counter, config.search, config.selfplay, seed=0)
+    worker = SelfPlayWorker(game, counter, config.search, config.selfplay, seed=seed)
     worker.play(1)  # compile the search kernels outside the clock
+    return config, game, evaluator, counter, worker
+
+
+def measure(rounds: int, seconds: float, overrides: tuple[str, ...] = ()) -> dict:
+    import torch
+
+    config, game, evaluator, counter, worker = recipe_worker(overrides)
 
     def selfplay() -> int:
         worker.play(1)
