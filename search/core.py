@@ -268,7 +268,8 @@ def compiled_selector(root_select: Any, interior_select: Any) -> Any:
         root_select = _inlined(root_select)
         interior_select = root_select if interior_select is key[0] else _inlined(interior_select)
 
-        @numba.njit
+        # nogil: searches in threads (bench/gpu.py's workers) walk their trees in parallel.
+        @numba.njit(nogil=True)
         def select_leaves(tree, data, rng_state, leaves, slots):  # noqa: ANN001
             """Walk each search from its root with the rule; stop where the chosen child is
             missing, or at a terminal or solved node (never below a proven value). Writes

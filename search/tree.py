@@ -108,7 +108,7 @@ def borrowed(typing_context, arrays):  # noqa: ANN001, ANN201
     return arrays(arrays), codegen
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def reset_tree(tree: Tree) -> None:
     """Clear the nodes used by a previous search so the arrays can be reused."""
     tree = borrowed(tree)
@@ -130,7 +130,7 @@ def reset_tree(tree: Tree) -> None:
         tree.root_noise[b, :] = 0.0
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def add_nodes(
     tree: Tree,
     searches: np.ndarray,  # (L,) int64, which search each new node belongs to
@@ -173,7 +173,7 @@ def add_nodes(
     return new_nodes
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def backed_values(
     tree: Tree, searches: np.ndarray, nodes: np.ndarray, estimates: np.ndarray
 ) -> np.ndarray:
@@ -227,7 +227,7 @@ def try_solve(tree: Tree, b: int, node: int) -> bool:
     return False
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def backup(tree: Tree, leaves: np.ndarray, leaf_values: np.ndarray) -> None:
     """Add one visit of value ``leaf_values[b]`` along the path from ``leaves[b]`` to the root.
 
