@@ -173,19 +173,57 @@ def add_nodes(
     return new_nodes
 
 
+@numba.njit(cache=True, inline="always")
+def backed_value(tree: Tree, b: int, node: int, estimate: float) -> float:
+    """What a visit to ``node`` backs up: its exact value when solved, else ``estimate`` (both
+    in the view of the node's mover)."""
+    return tree.solved_value[b, node] if tree.solved[b, node] else estimate
+
+
 @numba.njit(cache=True, nogil=True)
 def backed_values(
     tree: Tree, searches: np.ndarray, nodes: np.ndarray, estimates: np.ndarray
 ) -> np.ndarray:
-    """What a visit to ``nodes[i]`` of search ``searches[i]`` backs up (L,), in the dtype of
-    ``estimates``: the exact value of a solved node, else ``estimates[i]`` (both in the view of
-    the node's mover)."""
+    """:func:`backed_value` of ``nodes[i]`` of search ``searches[i]`` (L,), in the dtype of
+    ``estimates``."""
     tree = borrowed(tree)
     values = np.empty_like(estimates)
     for i in range(searches.shape[0]):
-        b, node = searches[i], nodes[i]
-        values[i] = tree.solved_value[b, node] if tree.solved[b, node] else estimates[i]
+        values[i] = backed_value(tree, searches[i], nodes[i], estimates[i])
     return values
+
+
+@numba.njit(cache=True, nogil=True)
+def add_and_backup(
+    tree: Tree,
+    searches: np.ndarray,  # (L,) int64
+    parents: np.ndarray,  # (L,) int32
+    slots: np.ndarray,  # (L,) int32
+    priors: np.ndarray,  # (L, K) float32
+    valid: np.ndarray,  # (L, K) bool
+    values: np.ndarray,  # (L,) float32
+    terminal: np.ndarray,  # (L,) bool
+    discounts: np.ndarray,  # (L,) float32
+    slot_values: np.ndarray,  # (L, K) float32
+    proven: np.ndarray,  # (L,) bool
+    solve: bool,
+    leaves: np.ndarray,  # (B,) int32, the walk's leaves; new nodes replace their parents
+    leaf_values: np.ndarray,  # (B,) float32, what each search backs up
+) -> np.ndarray:
+    """One simulation step's end in one call (each call with the tree costs microseconds of
+    argument checks): :func:`add_nodes`, then every search backs up ``leaf_values`` from its
+    leaf, a new node's being its :func:`backed_value`. Returns the new nodes (L,) int32."""
+    new_nodes = add_nodes(
+        tree, searches, parents, slots, priors, valid, values, terminal, discounts,
+        slot_values, proven, solve,
+    )  # fmt: skip
+    view = borrowed(tree)
+    for i in range(searches.shape[0]):
+        b = searches[i]
+        leaves[b] = new_nodes[i]
+        leaf_values[b] = backed_value(view, b, new_nodes[i], values[i])
+    backup(tree, leaves, leaf_values)
+    return new_nodes
 
 
 @numba.njit(cache=True, inline="always")
