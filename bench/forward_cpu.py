@@ -35,9 +35,9 @@ def onnx_runtime(network, batch: int) -> Callable[[np.ndarray], object] | None: 
 
     buffer = io.BytesIO()
     example = torch.zeros(batch, *network.observation_shape)
-    torch.onnx.export(
-        network, (example,), buffer, input_names=["observations"], dynamo=False,
-        dynamic_axes={"observations": {0: "batch"}},
+    torch.onnx.export(  # the legacy exporter writes to a file object too
+        network, (example,), buffer,  # type: ignore[arg-type]
+        input_names=["observations"], dynamo=False, dynamic_axes={"observations": {0: "batch"}},
     )  # fmt: skip
     options = onnxruntime.SessionOptions()
     options.intra_op_num_threads = options.inter_op_num_threads = 1
@@ -58,9 +58,11 @@ def measure(blocks: int, channels: int, rounds: int, seconds: float) -> dict:
     game = make_game("connect_four")
     config = NetworkConfig(blocks=blocks, channels=channels)
 
-    def evaluator(**options: bool) -> Evaluator:
+    def evaluator(channels_last: bool = False, compile: bool = False) -> Evaluator:
         network = build_network(config, game.observation_shape, game.num_actions)
-        return Evaluator(network, "cpu", num_threads=1, **options)
+        return Evaluator(
+            network, "cpu", channels_last=channels_last, num_threads=1, compile=compile
+        )
 
     rng = np.random.default_rng(0)
     observations = (rng.random((BATCH, *game.observation_shape)) < 0.3).astype(np.float32)

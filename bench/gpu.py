@@ -229,8 +229,8 @@ def main(argv: list[str] | None = None) -> dict:
     result["ratio"] = round(ours["positions_per_s"] / theirs, 3) if theirs else None
     line = (
         f"{device}: {ours['positions_per_s']:,.0f} positions/s, "
-        f"{ours['evaluations_per_s']:,.0f} evaluations/s = {result['evaluations_ratio']:.2f} of the "
-        f"raw forward, AMP loss matches fp32: {result['amp_learner']['matches']}, mctx+pgx "
+        f"{ours['evaluations_per_s']:,.0f} evaluations/s = {result['evaluations_ratio']:.2f} of "
+        f"the raw forward, AMP loss matches fp32: {result['amp_learner']['matches']}, mctx+pgx "
         f"{theirs if theirs else 'not run'}, ratio={result['ratio']}"
     )
     record = report("gpu", result, line)

@@ -25,6 +25,8 @@ from pathlib import Path
 
 import numpy as np
 
+from bench.common import machine
+
 RESULTS = Path(__file__).parent / "results"
 NO_LOOKAHEAD = ",uct.root_lookahead=0,uct.node_lookahead=0"
 
@@ -172,6 +174,7 @@ def main(argv: list[str] | None = None) -> dict:
         "seed": args.seed,
         "ladders": ladders,
     }
+    result["machine"] = machine()
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / f"ladder_{args.game}.json").write_text(json.dumps(result, indent=2) + "\n")
     return result

@@ -18,6 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
+from bench.common import machine
+
 RESULTS = Path(__file__).parent / "results"
 SIMULATIONS = 800
 
@@ -89,15 +91,16 @@ def run(name: str, params: dict, batch: int, moves: int, openspiel_games: int) -
         "openspiel_games": openspiel_games,
     }
     print(
-        f"mcts_{label}: ponder {ours:,.0f} sims/s, openspiel {theirs:,.0f} sims/s, "
-        f"ratio={ours / theirs:.2f}",
-        flush=True,
-    )
-    print(
         f"mcts_{label}_2cores: ponder on 2 processes {two_cores:,.0f} sims/s, "
         f"scaling={two_cores / ours:.2f}x over one",
         flush=True,
     )
+    print(
+        f"mcts_{label}: ponder {ours:,.0f} sims/s, openspiel {theirs:,.0f} sims/s, "
+        f"ratio={ours / theirs:.2f}",
+        flush=True,
+    )
+    result["machine"] = machine()
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / f"mcts_{label}.json").write_text(json.dumps(result, indent=2) + "\n")
     return result

@@ -51,7 +51,7 @@ def replay_bytes(moves: int, overrides: tuple[str, ...]) -> dict:
     from selfplay.replay import ReplayBuffer, list_shards, read_shard
 
     config, game, _, _, worker = recipe_worker(overrides)
-    records = []
+    records: list = []
     while len(records) < 2 * len(worker.games) and moves > 0:
         records.extend(worker.play(1)[0])
         moves -= 1
@@ -95,7 +95,9 @@ def main(argv: list[str] | None = None) -> dict:
     with multiprocessing.get_context("spawn").Pool(1) as pool:
         peak = pool.map(_peak_in_child, [(8 if args.quick else 32, ())])[0]
     result["worker_peak_rss_mb"] = round(peak / 2**20, 1)
-    result["ratio"] = round(result["float32_bytes_per_position"] / result["ram_bytes_per_position"], 2)
+    result["ratio"] = round(
+        result["float32_bytes_per_position"] / result["ram_bytes_per_position"], 2
+    )
     line = (
         f"replay {result['ram_bytes_per_position']:.0f} B/position in RAM "
         f"({result['ram_resident_bytes_per_position']:.0f} resident), "

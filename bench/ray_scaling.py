@@ -14,6 +14,7 @@ import argparse
 import os
 import statistics
 import time
+from typing import Any
 
 from bench.common import report
 
@@ -42,8 +43,8 @@ def measure(rounds: int, seconds: float) -> dict:
 
     started = start_ray(2, 200 * 1024 * 1024)
     try:
-        actor = ray.remote(num_cpus=1)(Player)
-        players = [actor.remote(seed) for seed in (1, 2)]
+        actor: Any = ray.remote(num_cpus=1)(Player)  # Ray's stubs lack .remote
+        players: list[Any] = [actor.remote(seed) for seed in (1, 2)]
         ray.get([player.play_for.remote(0.0) for player in players])  # built and compiled
         one, two = [], []
         for _ in range(rounds):

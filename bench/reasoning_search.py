@@ -90,9 +90,7 @@ def measure(problems: int, rounds: int) -> dict:
 
     def mcts(reuse: bool) -> Callable[[], int]:
         def run() -> int:
-            outcomes = mcts_search(
-                policy(reuse), verifier, prompts, Puct(), 8, 4, settings, seed=0
-            )
+            outcomes = mcts_search(policy(reuse), verifier, prompts, Puct(), 8, 4, settings, seed=0)
             return sum(outcome.policy_tokens for outcome in outcomes)
 
         return run

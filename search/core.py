@@ -21,9 +21,9 @@ from search.rules import SelectionRule
 from search.tree import (
     NO_NODE,
     Tree,
+    add_and_backup,
     add_nodes,
     allocate_tree,
-    add_and_backup,
     backed_value,
     backed_values,
     backup,

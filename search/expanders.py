@@ -59,8 +59,9 @@ class GameExpander:
         values = np.zeros(count, np.float32)
         terminal = np.zeros(count, np.bool_)
         self.expand_leaves(
-            np.ascontiguousarray(states), np.asarray(slots, np.int64), np.asarray(searches, np.int64),
-            streams.state, self.use_rollout, child_states, priors, valid, values, terminal,
+            np.ascontiguousarray(states), np.asarray(slots, np.int64),
+            np.asarray(searches, np.int64), streams.state, self.use_rollout,
+            child_states, priors, valid, values, terminal,
         )  # fmt: skip
         if self.evaluator is not None:
             open_leaves = np.flatnonzero(~terminal)

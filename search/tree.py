@@ -22,7 +22,8 @@ below a solved node: reaching one backs up its exact value.
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from collections.abc import Callable
+from typing import NamedTuple, cast
 
 import numba
 import numpy as np
@@ -76,7 +77,7 @@ def allocate_tree(batch_size: int, num_nodes: int, num_slots: int) -> Tree:
 
 
 @intrinsic
-def borrowed(typing_context, arrays):  # noqa: ANN001, ANN201
+def _borrowed(typing_context, arrays):  # noqa: ANN001, ANN201
     """The same tuple of arrays (a :class:`Tree`), as views that own no reference: inside compiled
     code only, and only while the caller holds the arrays.
 
@@ -106,6 +107,10 @@ def borrowed(typing_context, arrays):  # noqa: ANN001, ANN201
         return result
 
     return arrays(arrays), codegen
+
+
+# The same object, typed for callers (mypy reads an intrinsic's typing arguments as its own).
+borrowed = cast("Callable[[Tree], Tree]", _borrowed)
 
 
 @numba.njit(cache=True, nogil=True)

@@ -16,7 +16,9 @@ def test_gpu_script_runs_every_part_on_the_cpu_at_tiny_sizes(tmp_path, monkeypat
     # Every game of every thread moved, and every leaf went through the one server.
     assert played["positions"] == sizes.moves * sizes.games_per_thread * sizes.threads
     # Gumbel evaluates the root and then at most one leaf per simulation.
-    assert played["positions"] < played["evaluations"] <= played["positions"] * (1 + sizes.simulations)
+    assert (
+        played["positions"] < played["evaluations"] <= played["positions"] * (1 + sizes.simulations)
+    )
     assert record["forward_ceiling_evaluations_per_s"] > 0
     assert record["amp_learner"]["matches"]
     assert record["mctx_pgx"] is None and record["ratio"] is None  # no peer on this machine

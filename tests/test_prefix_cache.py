@@ -31,7 +31,11 @@ def test_a_child_prefix_samples_as_without_the_prefix_cache():
     prompts = ["Q: Use 1 2 3 to make 9.\n", "Q: x\n"]
     first = reusing.sample_steps(prompts, 3, 12, 1.0, rng=_streams(2))
     assert first == full.sample_steps(prompts, 3, 12, 1.0, rng=_streams(2))
-    children = [prompt + sample.text for prompt, samples in zip(prompts, first) for sample in samples]
+    children = [
+        prompt + sample.text
+        for prompt, samples in zip(prompts, first, strict=True)
+        for sample in samples
+    ]
     hits_before = reusing.prefix_cache.hits
     again = reusing.sample_steps(children, 2, 12, 1.0, rng=_streams(len(children)))
     expected = full.sample_steps(children, 2, 12, 1.0, rng=_streams(len(children)))

@@ -117,7 +117,9 @@ class TinyGPTPolicy:
                 valid[row, width - len(ids) :] = True
         return tokens.to(device), valid.to(device)
 
-    def _prefill(self, encoded: Sequence[Sequence[int]], num_steps: int) -> tuple[KVCache, torch.Tensor]:
+    def _prefill(
+        self, encoded: Sequence[Sequence[int]], num_steps: int
+    ) -> tuple[KVCache, torch.Tensor]:
         """A KV cache holding every prefix and the next-token logits (P, V) after each.
 
         Each prefix's longest kept part (the prefix cache) is copied in, right-aligned in slots
