@@ -13,14 +13,12 @@ figure is ponder in-process over OpenSpiel (goal >= 4x).
 
 from __future__ import annotations
 
-import argparse
-import os
 import statistics
 import tempfile
 import time
 from pathlib import Path
 
-from bench.common import report
+from bench.common import parse_arguments, report
 
 
 def ponder_games(agents: list[str], games: int, workers: int, seed: int) -> tuple[list, float]:
@@ -66,10 +64,7 @@ def openspiel_games(records: list, seed: int = 0) -> float:
 
 
 def main(argv: list[str] | None = None) -> dict:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--quick", action="store_true")
-    args = parser.parse_args(argv)
-    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    args = parse_arguments(__doc__, argv)
     agents = ["mcts:50", "mcts:200"] if args.quick else ["mcts:50", "mcts:200", "mcts:800"]
     games = 8 if args.quick else 32
     ponder_games(agents[:2], 2, 1, seed=99)  # compile the kernels outside the clock

@@ -7,6 +7,7 @@ same load, and the ratio holds where the absolute rates do not.
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import platform
@@ -47,6 +48,21 @@ def machine() -> dict[str, Any]:
     except ImportError:
         pass
     return description
+
+
+def parse_arguments(
+    description: str | None,
+    argv: list[str] | None,
+    extra: Callable[[argparse.ArgumentParser], None] | None = None,
+) -> argparse.Namespace:
+    """A benchmark's command line: ``--quick`` (a short smoke run) and ``extra``'s arguments.
+    Sets one OpenMP thread per process, as ponder's workers run."""
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--quick", action="store_true", help="a short smoke run")
+    if extra is not None:
+        extra(parser)
+    return parser.parse_args(argv)
 
 
 def timed_rate(work: Callable[[], int], seconds: float) -> float:

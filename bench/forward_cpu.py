@@ -12,15 +12,13 @@ script's 6x64 net. The figure is the fastest variant's rate over eager fp32.
 
 from __future__ import annotations
 
-import argparse
 import io
-import os
 import time
 from collections.abc import Callable
 
 import numpy as np
 
-from bench.common import interleaved_rates, report
+from bench.common import interleaved_rates, parse_arguments, report
 
 BATCH = 128
 
@@ -94,10 +92,7 @@ def measure(blocks: int, channels: int, rounds: int, seconds: float) -> dict:
 
 
 def main(argv: list[str] | None = None) -> dict:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--quick", action="store_true")
-    args = parser.parse_args(argv)
-    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    args = parse_arguments(__doc__, argv)
     rounds, seconds = (3, 0.3) if args.quick else (7, 1.0)
     sizes = {"4x32": (4, 32), "6x64": (6, 64)}
     nets = {label: measure(*size, rounds, seconds) for label, size in sizes.items()}

@@ -13,16 +13,14 @@ Peak RSS: a fresh process that builds the recipe's worker and plays, ``ru_maxrss
 
 from __future__ import annotations
 
-import argparse
 import multiprocessing
-import os
 import resource
 import tempfile
 from pathlib import Path
 
 import numpy as np
 
-from bench.common import report
+from bench.common import parse_arguments, report
 
 
 def _rss_bytes() -> int:
@@ -85,10 +83,7 @@ def replay_bytes(moves: int, overrides: tuple[str, ...]) -> dict:
 
 
 def main(argv: list[str] | None = None) -> dict:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--quick", action="store_true")
-    args = parser.parse_args(argv)
-    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    args = parse_arguments(__doc__, argv)
     overrides = ("selfplay.games_per_worker=16",) if args.quick else ()
     moves = 60 if args.quick else 120
     result = replay_bytes(moves, overrides)

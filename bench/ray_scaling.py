@@ -10,13 +10,11 @@ two cores). Each actor times its own play, so Ray's start-up and calls are outsi
 
 from __future__ import annotations
 
-import argparse
-import os
 import statistics
 import time
 from typing import Any
 
-from bench.common import report
+from bench.common import parse_arguments, report
 
 
 class Player:
@@ -66,10 +64,7 @@ def measure(rounds: int, seconds: float) -> dict:
 
 
 def main(argv: list[str] | None = None) -> dict:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--quick", action="store_true")
-    args = parser.parse_args(argv)
-    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    args = parse_arguments(__doc__, argv)
     rounds, seconds = (2, 2.0) if args.quick else (5, 6.0)
     result = measure(rounds, seconds)
     line = (

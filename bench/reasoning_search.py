@@ -14,16 +14,14 @@ alternating rounds with the raw sampler.
 
 from __future__ import annotations
 
-import argparse
 import hashlib
-import os
 import statistics
 import time
 from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from bench.common import report
+from bench.common import parse_arguments, report
 
 
 class HashVerifier:
@@ -138,10 +136,7 @@ def measure(problems: int, rounds: int) -> dict:
 
 
 def main(argv: list[str] | None = None) -> dict:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--quick", action="store_true")
-    args = parser.parse_args(argv)
-    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    args = parse_arguments(__doc__, argv)
     result = measure(*((4, 2) if args.quick else (16, 3)))
     ratios = result["ratios"]
     result["ratio"] = min(ratios["beam_prefix_cache"], ratios["mcts_prefix_cache"])

@@ -12,13 +12,12 @@ reported beside it. Both are measured in alternating rounds in this process.
 from __future__ import annotations
 
 import argparse
-import os
 import time
 from pathlib import Path
 
 import numpy as np
 
-from bench.common import interleaved_rates, report
+from bench.common import interleaved_rates, parse_arguments, report
 
 RECIPE = Path(__file__).parents[1] / "configs" / "connect4.yaml"
 
@@ -102,11 +101,10 @@ def measure(rounds: int, seconds: float, overrides: tuple[str, ...] = ()) -> dic
 
 
 def main(argv: list[str] | None = None) -> dict:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--quick", action="store_true")
-    parser.add_argument("overrides", nargs="*", help="dotted overrides of the recipe")
-    args = parser.parse_args(argv)
-    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    def overrides(parser: argparse.ArgumentParser) -> None:
+        parser.add_argument("overrides", nargs="*", help="dotted overrides of the recipe")
+
+    args = parse_arguments(__doc__, argv, overrides)
     rounds, seconds = (2, 1.0) if args.quick else (5, 4.0)
     start = time.perf_counter()
     result = measure(rounds, seconds, tuple(args.overrides))
