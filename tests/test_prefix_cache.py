@@ -51,6 +51,20 @@ def test_a_child_prefix_samples_as_without_the_prefix_cache():
             np.testing.assert_allclose(a.token_logprobs, b.token_logprobs, atol=1e-5)
 
 
+def test_new_weights_forget_the_kept_prefixes():
+    reusing, full = _policies()
+    prompts = ["Q: Use 1 2 3 to make 9.\n"]
+    first = reusing.sample_steps(prompts, 4, 12, 1.0, rng=_streams(1))
+    assert len(reusing.prefix_cache) > 0
+    with torch.no_grad():  # a training step, in place, on the model both policies share
+        for parameter in reusing.model.parameters():
+            parameter.mul_(1.01)
+    children = [prompts[0] + sample.text for sample in first[0]]
+    again = reusing.sample_steps(children, 2, 12, 1.0, rng=_streams(len(children)))
+    assert reusing.prefix_cache.hits == 0
+    assert again == full.sample_steps(children, 2, 12, 1.0, rng=_streams(len(children)))
+
+
 def test_the_cache_keeps_at_most_its_tokens_dropping_the_least_recently_used():
     cache = PrefixCache(max_tokens=5)
     state = ([torch.zeros(1, 2, 1)], [torch.zeros(1, 2, 1)])

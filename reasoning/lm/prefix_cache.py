@@ -34,6 +34,12 @@ class PrefixCache:
     def __len__(self) -> int:
         return len(self._entries)
 
+    def clear(self) -> None:
+        """Forget every prefix (the model's weights changed)."""
+        self._entries.clear()
+        self._lengths.clear()
+        self.tokens = 0
+
     def store(self, ids: Sequence[int], keys: list[torch.Tensor], values: list[torch.Tensor]):
         """Keep the keys and values (per layer (H, len(ids), D)) of the prefix ``ids``."""
         key = tuple(ids)

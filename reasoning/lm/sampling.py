@@ -65,6 +65,7 @@ class TinyGPTPolicy:
         self._step_delimiter = step_delimiter
         self._delimiter_id = tokenizer.token_id(step_delimiter)
         self.prefix_cache = PrefixCache(prefix_cache_tokens) if prefix_cache_tokens else None
+        self._weights_version = self._parameters_version()
 
     @classmethod
     def from_directory(cls, directory: str | Path, **options) -> TinyGPTPolicy:
@@ -116,6 +117,17 @@ class TinyGPTPolicy:
                 tokens[row, width - len(ids) :] = torch.tensor(ids)
                 valid[row, width - len(ids) :] = True
         return tokens.to(device), valid.to(device)
+
+    def _parameters_version(self) -> int:
+        """Changes whenever a weight is written in place (an optimizer step, a state-dict load)."""
+        return sum(parameter._version for parameter in self.model.parameters())
+
+    def _check_prefix_cache(self) -> None:
+        """Keys and values kept under other weights are wrong for these: forget them."""
+        version = self._parameters_version()
+        if self.prefix_cache is not None and version != self._weights_version:
+            self.prefix_cache.clear()
+        self._weights_version = version
 
     def _prefill(
         self, encoded: Sequence[Sequence[int]], num_steps: int
@@ -186,6 +198,7 @@ class TinyGPTPolicy:
         cache: KVCache | None = None
         tokens, valid = torch.empty(0), torch.empty(0)
         if self.use_kv_cache:
+            self._check_prefix_cache()
             cache, logits = self._prefill(encoded, num_steps)  # (P, V)
             cache.select(repeat)
         else:
