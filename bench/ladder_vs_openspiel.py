@@ -166,8 +166,16 @@ def main(argv: list[str] | None = None) -> dict:
             + ("" if label == "openspiel" else f", overlaps OpenSpiel's: {agrees}"),
             flush=True,
         )
+    ours, theirs = ladders["ponder"]["elo_per_doubling"], reference["elo_per_doubling"]
+    ratio = ours / theirs if theirs else float("nan")
+    print(
+        f"ladder_{args.game}: Elo per doubling of the budget, ponder {ours:+.0f}, openspiel "
+        f"{theirs:+.0f}, ratio={ratio:.2f}",
+        flush=True,
+    )
     result = {
         "benchmark": f"ladder_{args.game}",
+        "ratio": round(ratio, 3),
         "games_per_pair": args.games,
         "budgets": budgets,
         "openings": args.openings,
