@@ -7,7 +7,7 @@ verifier is a free stand-in (a hash of the
 text) so that the figure measures the policy side of the search. Raw sampling: one
 ``sample_steps`` call of fresh prompts with as many rows as the search's widest call, no search.
 Each search runs with the prefix cache (``reasoning.lm.prefix_cache``) and without it, in
-alternating rounds with the raw sampler.
+alternating rounds with the raw sampler (the ratio of medians).
 
     python -m bench.reasoning_search [--quick]
 """
@@ -15,13 +15,11 @@ alternating rounds with the raw sampler.
 from __future__ import annotations
 
 import hashlib
-import statistics
-import time
 from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from bench.common import parse_arguments, report
+from bench.common import interleaved_rates, parse_arguments, report
 
 
 class HashVerifier:
@@ -54,7 +52,7 @@ def ending_steps(model, delimiter_id: int, boost: float = 2.6):  # noqa: ANN001,
     return model
 
 
-def measure(problems: int, rounds: int) -> dict:
+def measure(problems: int, rounds: int, seconds: float) -> dict:
     import torch
 
     from reasoning.lm import CharTokenizer, TinyGPTConfig, TinyGPTPolicy, build_tiny_gpt
@@ -112,13 +110,7 @@ def measure(problems: int, rounds: int) -> dict:
     }
     for work in works.values():  # warm up: torch's first calls of each shape are slow
         work()
-    samples: dict[str, list[float]] = {name: [] for name in works}
-    for _ in range(rounds):
-        for name, work in works.items():
-            start = time.perf_counter()
-            tokens = work()
-            samples[name].append(tokens / (time.perf_counter() - start))
-    rates = {name: statistics.median(values) for name, values in samples.items()}
+    rates = interleaved_rates(works, rounds, seconds)
     ratios = {
         name: round(rate / rates["raw_sampling"], 3)
         for name, rate in rates.items()
@@ -137,7 +129,7 @@ def measure(problems: int, rounds: int) -> dict:
 
 def main(argv: list[str] | None = None) -> dict:
     args = parse_arguments(__doc__, argv)
-    result = measure(*((4, 2) if args.quick else (16, 3)))
+    result = measure(*((4, 2, 0.5) if args.quick else (16, 5, 2.0)))
     ratios = result["ratios"]
     result["ratio"] = min(ratios["beam_prefix_cache"], ratios["mcts_prefix_cache"])
     line = (
