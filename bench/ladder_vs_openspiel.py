@@ -26,6 +26,8 @@ from pathlib import Path
 
 import numpy as np
 
+from bench.common import machine
+
 RESULTS = Path(__file__).parent / "results"
 LOOKAHEAD = ",uct.root_lookahead=2,uct.node_lookahead=1"
 
@@ -165,14 +167,23 @@ def main(argv: list[str] | None = None) -> dict:
             + ("" if label == "openspiel" else f", overlaps OpenSpiel's: {agrees}"),
             flush=True,
         )
+    ours, theirs = ladders["ponder"]["elo_per_doubling"], reference["elo_per_doubling"]
+    ratio = ours / theirs if theirs else float("nan")
+    print(
+        f"ladder_{args.game}: Elo per doubling of the budget, ponder {ours:+.0f}, openspiel "
+        f"{theirs:+.0f}, ratio={ratio:.2f}",
+        flush=True,
+    )
     result = {
         "benchmark": f"ladder_{args.game}",
+        "ratio": round(ratio, 3),
         "games_per_pair": args.games,
         "budgets": budgets,
         "openings": args.openings,
         "seed": args.seed,
         "ladders": ladders,
     }
+    result["machine"] = machine()
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / f"ladder_{args.game}.json").write_text(json.dumps(result, indent=2) + "\n")
     return result

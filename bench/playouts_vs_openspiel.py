@@ -22,6 +22,7 @@ from pathlib import Path
 import numba
 import numpy as np
 
+from bench.common import machine
 from games import make_game
 from games.base import KernelGame
 from games.random import GOLDEN_GAMMA, bounded, mix, seed_states
@@ -177,6 +178,7 @@ def run(name: str, params: dict, playouts: int, rollouts: int) -> dict:
         f"{our_mean:+.3f} vs {their_mean:+.3f}",
         flush=True,
     )
+    result["machine"] = machine()
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / f"playouts_{label}.json").write_text(json.dumps(result, indent=2) + "\n")
     return result

@@ -21,9 +21,13 @@ from search.rules import SelectionRule
 from search.tree import (
     NO_NODE,
     Tree,
+    add_and_backup,
     add_nodes,
     allocate_tree,
+    backed_value,
+    backed_values,
     backup,
+    borrowed,
     reset_tree,
     root_proven_values,
     root_statistics,
@@ -162,30 +166,30 @@ class Search:
         slot_values = self._slot_values(root_states, evaluation, self.rule.root_lookahead)
         roots = _add(tree, searches, no_parents, searches, evaluation, slot_values, self.solve)
         evaluations = np.ones(batch_size, np.int64)
-        backup(tree, roots, _backed_value(tree, searches, roots, evaluation.values))
+        backup(tree, roots, backed_values(tree, searches, roots, np.asarray(evaluation.values)))
         self.rule.prepare_root(tree, streams.generators)
 
         leaves = np.empty(batch_size, np.int32)
         slots = np.empty(batch_size, np.int32)
+        values = np.empty(batch_size, np.float32)
         for _ in range(self.num_simulations):
-            self.select_leaves(tree, self.rule_data, streams.state, leaves, slots)
+            # A terminal or solved leaf reached again backs up its value once more (``values``).
+            self.select_leaves(tree, self.rule_data, streams.state, leaves, slots, values)
             expanding = np.flatnonzero(slots >= 0)
-            # A terminal or solved leaf reached again backs up its value once more.
-            values = _backed_value(tree, searches, leaves, tree.raw_value[searches, leaves])
-            if len(expanding):
-                parents = leaves[expanding]
-                child_states, evaluation = self.expander.expand(
-                    states[expanding, parents], slots[expanding], expanding, streams
-                )
-                slot_values = self._slot_values(child_states, evaluation, self.rule.node_lookahead)
-                new_nodes = _add(
-                    tree, expanding, parents, slots[expanding], evaluation, slot_values, self.solve
-                )
-                states[expanding, new_nodes] = child_states
-                evaluations[expanding] += ~evaluation.terminal
-                leaves[expanding] = new_nodes
-                values[expanding] = _backed_value(tree, expanding, new_nodes, evaluation.values)
-            backup(tree, leaves, values)
+            if not len(expanding):
+                backup(tree, leaves, values)
+                continue
+            parents = leaves[expanding]
+            child_states, evaluation = self.expander.expand(
+                states[expanding, parents], slots[expanding], expanding, streams
+            )
+            slot_values = self._slot_values(child_states, evaluation, self.rule.node_lookahead)
+            new_nodes = _add(
+                tree, expanding, parents, slots[expanding], evaluation, slot_values, self.solve,
+                leaves, values,
+            )  # fmt: skip
+            states[expanding, new_nodes] = child_states
+            evaluations[expanding] += ~evaluation.terminal
 
         chosen, policy = self.rule.finalize(
             tree, self.num_simulations, streams.generators, move_numbers
@@ -207,19 +211,16 @@ class Search:
     def _slot_values(self, states: np.ndarray, evaluation: Evaluation, depth: int) -> np.ndarray:
         """Exact slot values (L, K) of new nodes from an expander that knows them (NaN where
         unknown, at terminal nodes, or with the solver off)."""
-        values = np.full(evaluation.priors.shape, np.nan, np.float32)
         slot_values = getattr(self.expander, "slot_values", None)
+        if not (self.solve and depth > 0 and slot_values is not None):
+            return np.full(evaluation.priors.shape, np.nan, np.float32)
+        if not evaluation.terminal.any():  # the common case: no copies of the states
+            return np.asarray(slot_values(states, depth), np.float32)
+        values = np.full(evaluation.priors.shape, np.nan, np.float32)
         open_nodes = np.flatnonzero(~evaluation.terminal)
-        if self.solve and depth > 0 and slot_values is not None and len(open_nodes):
+        if len(open_nodes):
             values[open_nodes] = slot_values(states[open_nodes], depth)
         return values
-
-
-def _backed_value(
-    tree: Tree, searches: np.ndarray, nodes: np.ndarray, estimates: np.ndarray
-) -> np.ndarray:
-    """What a visit to ``nodes`` backs up: the exact value of a solved node, else the estimate."""
-    return np.where(tree.solved[searches, nodes], tree.solved_value[searches, nodes], estimates)
 
 
 def _add(
@@ -230,15 +231,19 @@ def _add(
     evaluation: Evaluation,
     slot_values: np.ndarray,
     solve: bool,
+    leaves: np.ndarray | None = None,
+    leaf_values: np.ndarray | None = None,
 ) -> np.ndarray:
+    """Write the evaluated nodes; with ``leaves`` and ``leaf_values`` (a simulation step's),
+    also back the step up from them (:func:`search.tree.add_and_backup`)."""
     proven = (
         evaluation.terminal if evaluation.exact is None else evaluation.terminal & evaluation.exact
     )
-    return add_nodes(
+    arguments = (
         tree,
-        searches.astype(np.int64),
-        parents.astype(np.int32),
-        slots.astype(np.int32),
+        np.asarray(searches, np.int64),
+        np.asarray(parents, np.int32),
+        np.asarray(slots, np.int32),
         np.ascontiguousarray(evaluation.priors, np.float32),
         np.ascontiguousarray(evaluation.valid, np.bool_),
         np.ascontiguousarray(evaluation.values, np.float32),
@@ -248,9 +253,19 @@ def _add(
         np.ascontiguousarray(proven, np.bool_),
         solve,
     )
+    if leaves is None or leaf_values is None:
+        return add_nodes(*arguments)
+    return add_and_backup(*arguments, leaves, leaf_values)
 
 
 _SELECTORS: dict[tuple[Any, Any], Any] = {}
+
+
+def _inlined(kernel: Any) -> Any:
+    """The same compiled function, inlined into the walk that calls it (numba's IR inlining):
+    a call passes the tree (14 arrays) by value once per node visited, which cost about as
+    much as the scoring itself (see ``search.tree.borrowed`` for the other half)."""
+    return numba.njit(inline="always")(kernel.py_func)
 
 
 def compiled_selector(root_select: Any, interior_select: Any) -> Any:
@@ -261,14 +276,18 @@ def compiled_selector(root_select: Any, interior_select: Any) -> Any:
     """
     key = (root_select, interior_select)
     if key not in _SELECTORS:
+        root_select = _inlined(root_select)
+        interior_select = root_select if interior_select is key[0] else _inlined(interior_select)
 
-        @numba.njit
-        def select_leaves(tree, data, rng_state, leaves, slots):  # noqa: ANN001
+        # nogil: searches in threads (bench/gpu.py's workers) walk their trees in parallel.
+        @numba.njit(nogil=True)
+        def select_leaves(tree, data, rng_state, leaves, slots, values):  # noqa: ANN001
             """Walk each search from its root with the rule; stop where the chosen child is
             missing, or at a terminal or solved node (never below a proven value). Writes
-            ``leaves[b]`` (the node to expand from, or the terminal or solved node reached) and
+            ``leaves[b]`` (the node to expand from, or the terminal or solved node reached),
             ``slots[b]`` (the slot to expand, or -1 for a node whose value is backed up
-            again)."""
+            again) and ``values[b]`` (what a visit to ``leaves[b]`` backs up)."""
+            tree = borrowed(tree)
             for b in range(leaves.shape[0]):
                 node = 0
                 slot = -1
@@ -286,6 +305,7 @@ def compiled_selector(root_select: Any, interior_select: Any) -> Any:
                     slot = -1
                 leaves[b] = node
                 slots[b] = slot
+                values[b] = backed_value(tree, b, node, tree.raw_value[b, node])
 
         _SELECTORS[key] = select_leaves
     return _SELECTORS[key]

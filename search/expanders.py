@@ -59,8 +59,9 @@ class GameExpander:
         values = np.zeros(count, np.float32)
         terminal = np.zeros(count, np.bool_)
         self.expand_leaves(
-            np.ascontiguousarray(states), slots.astype(np.int64), searches.astype(np.int64),
-            streams.state, self.use_rollout, child_states, priors, valid, values, terminal,
+            np.ascontiguousarray(states), np.asarray(slots, np.int64),
+            np.asarray(searches, np.int64), streams.state, self.use_rollout,
+            child_states, priors, valid, values, terminal,
         )  # fmt: skip
         if self.evaluator is not None:
             open_leaves = np.flatnonzero(~terminal)
@@ -92,7 +93,7 @@ def compiled_slot_values(kernels: GameKernels) -> Any:
     if kernels not in _SLOT_VALUES:
         apply_into, legal_into, status = kernels.apply_into, kernels.legal_into, kernels.status
 
-        @numba.njit
+        @numba.njit(nogil=True)
         def exact_slot_values(states, depth, out):  # noqa: ANN001
             """Fill ``out[i, k]`` with the value for the mover at ``states[i]`` of move ``k`` where
             the rules decide it: the result of a move that ends the game; with ``depth`` 2 also
@@ -146,7 +147,7 @@ def compiled_expander(kernels: GameKernels) -> Any:
         apply_into, legal_into = kernels.apply_into, kernels.legal_into
         status, rollout = kernels.status, kernels.rollout
 
-        @numba.njit
+        @numba.njit(nogil=True)
         def expand_game_leaves(  # noqa: ANN001
             parent_states, slots, searches, rng_state, use_rollout,
             child_states, priors, valid, values, terminal,

@@ -72,7 +72,9 @@ def make_evaluator(
     inference = config.inference
     if full_precision:
         return Evaluator(network, device, "float32", False, threads)
-    return Evaluator(network, device, inference.precision, inference.channels_last, threads)
+    return Evaluator(
+        network, device, inference.precision, inference.channels_last, threads, inference.compile
+    )
 
 
 @dataclass(frozen=True)

@@ -43,7 +43,12 @@ class InferenceConfig:
     mode: Literal["local", "server"] = "local"
     device: str = "auto"
     precision: Precision = "float32"  # "bfloat16" (or "float16") for CUDA autocast
-    channels_last: bool = False
+    # How the forward runs; `python -m bench.forward_cpu` measures the choices on this CPU
+    # (docs/results/performance.md). channels_last is the fastest that costs nothing up front;
+    # torch.compile is faster still once compiled, but each process compiles again (seconds to
+    # a minute, more for each new batch shape), which short runs and tests do not win back.
+    channels_last: bool = True
+    compile: bool = False
     max_batch: PositiveInt = 4096  # server: most rows merged into one forward
     max_wait_ms: NonNegativeFloat = 2.0  # server: longest a request waits for others to join it
 
@@ -62,6 +67,7 @@ class Evaluator:
         precision: Precision = "float32",
         channels_last: bool = False,
         num_threads: int | None = None,
+        compile: bool = False,
     ):
         set_torch_threads(num_threads)
         autocast_dtype(precision)  # reject an unknown precision here, not at the first forward
@@ -71,6 +77,8 @@ class Evaluator:
         # Module.to takes memory_format at run time; torch's type stubs leave it out.
         network.to(self.device, memory_format=self.memory_format)  # type: ignore[call-overload]
         self.network = network.eval()
+        self.compile = compile
+        self._compiled: tuple[torch.nn.Module, Any] | None = None  # (network, its compiled form)
         self.observation_shape = network.observation_shape
         self.num_actions = network.num_actions
         self.version: int | None = None  # the learner's weights version last loaded
@@ -85,6 +93,15 @@ class Evaluator:
             shape = (1, *self.observation_shape)
             self._flops_per_evaluation = forward_flops(self.network, shape)
         return self._flops_per_evaluation
+
+    def _forward(self) -> Any:
+        """The network, or its torch.compile form (made on first use; it shares the network's
+        parameters, so loaded weights reach it)."""
+        if not self.compile:
+            return self.network
+        if self._compiled is None or self._compiled[0] is not self.network:
+            self._compiled = (self.network, torch.compile(self.network))
+        return self._compiled[1]
 
     def load_weights(self, state_dict: Mapping[str, torch.Tensor], version: int) -> bool:
         """Load the learner's weights ``version``; a no-op (returns False) if already loaded."""
@@ -107,7 +124,7 @@ class Evaluator:
         masks = numpy_to_tensor(legal_masks, self.device, np.bool_)  # (L, A)
         with torch.inference_mode():
             with autocast(self.device, self.precision):
-                logits, values = self.network(inputs)  # (L, A), (L,)
+                logits, values = self._forward()(inputs)  # (L, A), (L,)
             priors = masked_softmax(logits, masks)  # float32 whatever autocast chose
         self.evaluations += count
         self.flops += count * self.flops_per_evaluation

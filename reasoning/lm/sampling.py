@@ -26,6 +26,7 @@ from reasoning.lm.base import (
 )
 from reasoning.lm.checkpoint import load_tiny_gpt, save_tiny_gpt
 from reasoning.lm.model import KVCache, TinyGPT
+from reasoning.lm.prefix_cache import PrefixCache
 from reasoning.lm.tokenizer import CharTokenizer
 from reasoning.tasks.format import STEP_DELIMITER
 
@@ -34,6 +35,10 @@ class TinyGPTPolicy:
     """A :class:`reasoning.lm.base.StepPolicy` over a :class:`TinyGPT` and its tokenizer.
 
     ``use_kv_cache=False`` recomputes the whole sequence for every token (for tests and timing).
+    With the KV cache, ``prefix_cache_tokens`` > 0 keeps the keys and values of the prefixes
+    each call ran (:class:`reasoning.lm.prefix_cache.PrefixCache`, that many tokens at most),
+    so that a later call from an extended prefix (a search tree's child) runs only its new
+    tokens; 0 runs every prefix in full.
     """
 
     def __init__(
@@ -43,6 +48,7 @@ class TinyGPTPolicy:
         *,
         use_kv_cache: bool = True,
         step_delimiter: str = STEP_DELIMITER,
+        prefix_cache_tokens: int = 32768,
     ):
         if model.config.vocab_size != tokenizer.vocab_size:
             raise ValueError(
@@ -58,6 +64,8 @@ class TinyGPTPolicy:
         self.use_kv_cache = use_kv_cache
         self._step_delimiter = step_delimiter
         self._delimiter_id = tokenizer.token_id(step_delimiter)
+        self.prefix_cache = PrefixCache(prefix_cache_tokens) if prefix_cache_tokens else None
+        self._weights_version = self._parameters_version()
 
     @classmethod
     def from_directory(cls, directory: str | Path, **options) -> TinyGPTPolicy:
@@ -83,23 +91,82 @@ class TinyGPTPolicy:
         self, prefixes: Sequence[str]
     ) -> tuple[torch.Tensor, torch.Tensor, list[int]]:
         """Left-padded tokens (P, L), their validity (P, L) and each prefix's length."""
+        encoded = self._token_ids(prefixes)
+        return (*self._left_padded(encoded), [len(ids) for ids in encoded])
+
+    def _token_ids(self, prefixes: Sequence[str]) -> list[list[int]]:
+        """Token ids of each prefix, checked against the block size."""
         block_size = self.model.config.block_size
         encoded = [self.tokenizer.encode(prefix) for prefix in prefixes]
-        lengths = [len(ids) for ids in encoded]
-        for index, length in enumerate(lengths):
-            if not 1 <= length < block_size:
+        for index, ids in enumerate(encoded):
+            if not 1 <= len(ids) < block_size:
                 raise ValueError(
-                    f"prefix {index} has {length} tokens; the tiny GPT needs 1 to {block_size - 1} "
-                    f"(block_size {block_size})"
+                    f"prefix {index} has {len(ids)} tokens; the tiny GPT needs 1 to "
+                    f"{block_size - 1} (block_size {block_size})"
                 )
-        width = max(lengths)
+        return encoded
+
+    def _left_padded(self, encoded: Sequence[Sequence[int]]) -> tuple[torch.Tensor, torch.Tensor]:
+        """Left-padded tokens (P, L) and their validity (P, L)."""
+        width = max(len(ids) for ids in encoded)
         device = self.model.head.weight.device
         tokens = torch.full((len(encoded), width), self.tokenizer.eos_id, dtype=torch.long)
         valid = torch.zeros((len(encoded), width), dtype=torch.bool)
         for row, ids in enumerate(encoded):
-            tokens[row, width - len(ids) :] = torch.tensor(ids)
-            valid[row, width - len(ids) :] = True
-        return tokens.to(device), valid.to(device), lengths
+            if ids:
+                tokens[row, width - len(ids) :] = torch.tensor(ids)
+                valid[row, width - len(ids) :] = True
+        return tokens.to(device), valid.to(device)
+
+    def _parameters_version(self) -> int:
+        """Changes whenever a weight is written in place (an optimizer step, a state-dict load)."""
+        return sum(parameter._version for parameter in self.model.parameters())
+
+    def _check_prefix_cache(self) -> None:
+        """Keys and values kept under other weights are wrong for these: forget them."""
+        version = self._parameters_version()
+        if self.prefix_cache is not None and version != self._weights_version:
+            self.prefix_cache.clear()
+        self._weights_version = version
+
+    def _prefill(
+        self, encoded: Sequence[Sequence[int]], num_steps: int
+    ) -> tuple[KVCache, torch.Tensor]:
+        """A KV cache holding every prefix and the next-token logits (P, V) after each.
+
+        Each prefix's longest kept part (the prefix cache) is copied in, right-aligned in slots
+        ``[0, C)``; the rest of its tokens run in one forward (at least its last token, whose
+        logits are needed). Padding between the two parts is masked, and positions count valid
+        slots only, so a row sees what it would see run in full."""
+        found = [
+            self.prefix_cache.longest(ids, len(ids) - 1) if self.prefix_cache else (0, None)
+            for ids in encoded
+        ]
+        cached = max(length for length, _ in found)
+        rest = [ids[length:] for ids, (length, _) in zip(encoded, found, strict=True)]
+        tokens, valid = self._left_padded(rest)
+        cache = self.model.new_cache(len(encoded), cached + tokens.shape[1] + num_steps)
+        for row, (length, state) in enumerate(found):
+            if state is None:
+                continue
+            keys, values = state
+            for layer in range(len(cache.keys)):
+                cache.keys[layer][row, :, cached - length : cached] = keys[layer]
+                cache.values[layer][row, :, cached - length : cached] = values[layer]
+            cache.key_valid[row, cached - length : cached] = True
+        cache.length = cached
+        return cache, self.model(tokens, valid, cache)[:, -1]
+
+    def _keep_prefix(self, cache: KVCache, batch_row: int, ids: Sequence[int]) -> None:
+        """Keep the keys and values of ``batch_row``'s filled slots as those of ``ids``."""
+        if self.prefix_cache is None:
+            return
+        filled = cache.key_valid[batch_row, : cache.length]  # (S,)
+        length = cache.length
+        keys = [layer[batch_row, :, :length][:, filled] for layer in cache.keys]  # (H, n, D)
+        values = [layer[batch_row, :, :length][:, filled] for layer in cache.values]
+        assert keys[0].shape[1] == len(ids), (keys[0].shape, len(ids))
+        self.prefix_cache.store(ids, keys, values)
 
     @torch.inference_mode()
     def sample_steps(
@@ -116,8 +183,9 @@ class TinyGPTPolicy:
         if not prefixes or num_samples == 0:
             return [[] for _ in prefixes]
         num_prefixes, rows = len(prefixes), len(prefixes) * num_samples
-        tokens, valid, lengths = self._encode_prefixes(prefixes)
-        device = tokens.device
+        encoded = self._token_ids(prefixes)
+        lengths = [len(ids) for ids in encoded]
+        device = self.model.head.weight.device
         block_size = self.model.config.block_size
         budgets = [min(max_tokens, block_size - n) for n in lengths for _ in range(num_samples)]
         num_steps = max(budgets)
@@ -128,16 +196,19 @@ class TinyGPTPolicy:
             uniforms = torch.from_numpy(draws.reshape(rows, max_tokens)).to(device)
         repeat = torch.arange(num_prefixes, device=device).repeat_interleave(num_samples)  # (R,)
         cache: KVCache | None = None
+        tokens, valid = torch.empty(0), torch.empty(0)
         if self.use_kv_cache:
-            cache = self.model.new_cache(num_prefixes, tokens.shape[1] + num_steps)
-            logits = self.model(tokens, valid, cache)[:, -1]  # (P, V)
+            self._check_prefix_cache()
+            cache, logits = self._prefill(encoded, num_steps)  # (P, V)
             cache.select(repeat)
         else:
+            tokens, valid = self._left_padded(encoded)
             logits = self.model(tokens, valid)[:, -1]
             tokens, valid = tokens[repeat], valid[repeat]  # (R, L)
         logits = logits[repeat]  # (R, V)
+        row_prefixes = [encoded[p] for p in repeat.tolist()]
         generated, logprobs, stops = self._decode(
-            logits, cache, tokens, valid, uniforms, budgets, temperature
+            logits, cache, tokens, valid, uniforms, budgets, temperature, row_prefixes
         )
         samples = []
         for row in range(rows):
@@ -161,6 +232,7 @@ class TinyGPTPolicy:
         uniforms: torch.Tensor | None,  # (R, steps) draws; None for greedy
         budgets: list[int],  # the most tokens each row may generate
         temperature: float,
+        row_prefixes: Sequence[Sequence[int]],  # (R,) each row's prefix ids
     ) -> tuple[list[list[int]], list[list[float]], list[StopReason]]:
         """Generate until every row stops; rows that stopped stay in the batch (their outputs
         ignored) until they are half of it, because dropping rows copies the whole cache."""
@@ -193,6 +265,11 @@ class TinyGPTPolicy:
                     alive[batch_row] = False
                 elif len(generated[row]) >= budgets[row]:
                     alive[batch_row] = False
+                if stops[row] == "delimiter" and cache is not None:
+                    # The cache holds the prefix and every generated token but this last one:
+                    # the prefix of the child this step makes extends exactly these. (A step
+                    # that ends the text or runs out of tokens makes a leaf: nothing to keep.)
+                    self._keep_prefix(cache, batch_row, [*row_prefixes[row], *generated[row][:-1]])
             num_alive = sum(alive)
             if num_alive == 0:
                 break
