@@ -159,7 +159,11 @@ def test_a_server_that_never_answers_times_out():
         assert time.perf_counter() - start < 3
 
 
-def test_a_server_that_drips_bytes_is_cut_off_at_the_deadline_with_a_warning_per_retry(capsys):
+@pytest.mark.parametrize("headers", [b"HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n", b""])
+def test_a_server_that_drips_bytes_is_cut_off_at_the_deadline_with_a_warning_per_retry(
+    capsys, headers
+):
+    """Its body one byte at a time after the headers, or its headers themselves."""
     import threading
 
     with socket.socket() as dripping:
@@ -174,7 +178,7 @@ def test_a_server_that_drips_bytes_is_cut_off_at_the_deadline_with_a_warning_per
                     return
                 with connection:
                     connection.recv(65536)
-                    connection.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n")
+                    connection.sendall(headers)
                     try:
                         for _ in range(10_000):
                             connection.sendall(b" ")

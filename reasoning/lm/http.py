@@ -29,6 +29,7 @@ from __future__ import annotations
 import json
 import socket
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -275,8 +276,28 @@ class OpenAICompletionsPolicy:
 
     def _read_within_deadline(self, request: urllib.request.Request) -> bytes:
         """The whole answer within ``timeout_s`` from the start: the socket timeout alone bounds
-        each read, so a server dripping a byte a second would hold a request for ever."""
-        deadline = time.monotonic() + self.timeout_s
+        each read, so a server dripping a byte a second would hold a request for ever. The
+        request runs on a helper thread, so that not even a server dripping its headers holds
+        the caller past the deadline (a thread left behind ends when its socket times out)."""
+        outcome: dict[str, Any] = {}
+
+        def fetch() -> None:
+            try:
+                outcome["payload"] = self._read(request, time.monotonic() + self.timeout_s)
+            except BaseException as error:  # handed to the caller as it is
+                outcome["error"] = error
+
+        helper = threading.Thread(target=fetch, daemon=True)
+        helper.start()
+        helper.join(self.timeout_s)
+        if helper.is_alive():
+            raise TimeoutError(f"no complete answer within {self.timeout_s:g} s")
+        if "error" in outcome:
+            raise outcome["error"]
+        payload: bytes = outcome["payload"]
+        return payload
+
+    def _read(self, request: urllib.request.Request, deadline: float) -> bytes:
         with urllib.request.urlopen(request, timeout=self.timeout_s) as answer:
             chunks: list[bytes] = []
             while True:
