@@ -199,16 +199,19 @@ def play_games(
     ``first_game + num_games - 1`` of the match seeded ``seed``.
 
     With ``swap_colours`` bot 0 plays first in even games and second in odd games, so every
-    pairing plays both colours equally often. Games start after ``opening_moves`` uniformly random
-    moves (recorded). Each ply is one batched ``choose`` call per bot. Every random draw of a
-    game (its opening, each search) comes from (seed, game index, ply), so a game is the same
-    whichever games share its batch.
+    pairing plays both colours equally often, and games 2k and 2k + 1 from the same opening.
+    Games start after ``opening_moves`` uniformly random moves (recorded). Each ply is one
+    batched ``choose`` call per bot. Every random draw of a game (its opening, each search)
+    comes from (seed, game index, ply), so a game is the same whichever games share its batch.
     """
     games = range(first_game, first_game + num_games)
     states = [game.initial_state() for _ in games]
     histories: list[list[int]] = [[] for _ in games]
     for g, index in enumerate(games):
-        opening_rng = np.random.default_rng([seed, index, 0x0FE])
+        # With colours swapping, games 2k and 2k + 1 share their opening: each opening is
+        # played once with each colour, so an opening's own value (who it favours) cancels
+        # out of a pairing's score instead of adding noise (or, for equal players, a bias).
+        opening_rng = np.random.default_rng([seed, index // 2 if swap_colours else index, 0x0FE])
         for _ in range(opening_moves):
             if game.is_terminal(states[g]):
                 break
