@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -77,15 +78,20 @@ def _rewrite(path: Path, rows: list[dict]) -> None:
         write_atomic(path, "".join(json.dumps(row) + "\n" for row in rows).encode())
 
 
-def _step_of(name: str) -> int:
-    """The learner step of a snapshot's name (``step_000200@50``); -1 for the references."""
-    return int(name[5:].split("@")[0]) if name.startswith("step_") else -1
-
-
 def snapshot_name(step: int, simulations: int) -> str:
     """The arena's name of the net of learner ``step``: its checkpoint's file name and budget,
     ``step_000200@50``, the agent spec relative to the run's checkpoints folder."""
     return f"{checkpoint_stem('.', step).name}@{simulations}"
+
+
+# snapshot_name's form, and ``net_step200`` of runs from before it
+_SNAPSHOT = re.compile(r"^(?:step_0*(\d+)@\d+|net_step(\d+))$")
+
+
+def snapshot_step(name: str) -> int | None:
+    """The learner step of an arena snapshot's name; None for the references (random, mcts:N)."""
+    match = _SNAPSHOT.match(name)
+    return None if match is None else int(match.group(1) or match.group(2))
 
 
 @dataclass
@@ -114,7 +120,7 @@ class Arena:
         # nets under the same names: those lines go, as does a line cut short by the kill.
         kept = [
             line for line in _lines(self.directory / "matches.jsonl")
-            if all(_step_of(name) <= self._last_step for name in (line["a"], line["b"]))
+            if all((snapshot_step(name) or 0) <= self._last_step for name in (line["a"], line["b"]))
         ]  # fmt: skip
         rounds = [r for r in _lines(self.directory / ROUNDS_FILE) if r["step"] <= self._last_step]
         _rewrite(self.directory / "matches.jsonl", kept)

@@ -11,7 +11,6 @@ anchored at the first classic-MCTS reference) and plots each snapshot of the net
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,10 +18,9 @@ from pathlib import Path
 import numpy as np
 
 from experiment.checkpoint import list_checkpoints, read_info
+from selfplay.arena import snapshot_step
 
 SCORE_PREFIX = "arena/winrate_vs_"
-# The arena's names for the net of a step: step_000200@50 (and net_step200 in older runs).
-_SNAPSHOT = re.compile(r"^(?:step_0*(\d+)@\d+|net_step(\d+))$")
 
 
 @dataclass(frozen=True)
@@ -90,9 +88,8 @@ def snapshot_elos(run: str | Path, anchor: str | None, bootstrap: int = 200) -> 
         return {}
     elos = {}
     for rating in ratings:
-        match = _SNAPSHOT.match(rating.name)
-        if match:
-            step = int(match.group(1) or match.group(2))
+        step = snapshot_step(rating.name)
+        if step is not None:
             elos[step] = (rating.elo, rating.low, rating.high)
     return elos
 
