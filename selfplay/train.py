@@ -252,8 +252,7 @@ class _Trainer:
                 f"resume: the replay holds {replay.games} games, the checkpoint counted "
                 f"{progress.games}; counting the shards' games, positions and FLOPs", flush=True
             )  # fmt: skip
-        progress.games, progress.positions = replay.games, replay.positions
-        progress.selfplay_flops = replay.selfplay_flops
+        self._count_replay(replay)  # the shards hold at least what the checkpoint counted
 
     def elapsed(self) -> float:
         return self.progress.seconds + time.perf_counter() - self.session_start
