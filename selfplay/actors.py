@@ -244,6 +244,7 @@ class ServerProcess:
 class PlayReport:
     """What one :meth:`WorkerProcess.play` call did."""
 
+    worker_id: int
     games: int  # games finished (and persisted to the replay buffer)
     positions: int  # positions those games recorded
     game_lengths: tuple[int, ...]  # moves of each finished game, random openings included
@@ -254,6 +255,7 @@ class PlayReport:
     forward_seconds: float  # of ``seconds``, the time spent in the net
     resign_checks: int  # finished resignation-check games where a player would have resigned
     resign_false_positives: int  # of those, games the would-be resigner did not lose
+    resign_threshold: float  # the worker's threshold now (-1: never resigns)
     rss_gb: float
     replay: ReplayState  # the run-wide counters once this call's games were persisted
 
@@ -295,6 +297,7 @@ class WorkerProcess:
             self.replay.add_games.remote(records, evaluations * self.flops_per_evaluation)
         )
         return PlayReport(
+            worker_id=self.worker.worker_id,
             games=len(records),
             positions=sum(record.length for record in records),
             game_lengths=tuple(len(record.moves) for record in records),
@@ -305,6 +308,7 @@ class WorkerProcess:
             forward_seconds=stats.forward_seconds - before.forward_seconds,
             resign_checks=stats.resign_checks - before.resign_checks,
             resign_false_positives=stats.resign_false_positives - before.resign_false_positives,
+            resign_threshold=stats.resign_threshold,
             rss_gb=rss_gb(),
             replay=replay,
         )

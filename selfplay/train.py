@@ -232,6 +232,7 @@ class _Trainer:
         actors.extend(self.workers)
         self.worker_rss: float | None = None
         self.resign_checks = self.resign_false_positives = 0  # this session's check games
+        self.resign_thresholds: dict[int, float] = {}  # each worker's latest
         self.learner_state: LearnerState | None = None
         self.session_start = time.perf_counter()
         self.session_step, self.session_games = progress.step, progress.games  # for the ETA
@@ -439,6 +440,7 @@ class _Trainer:
         window.game_lengths.extend(result.game_lengths)
         self.resign_checks += result.resign_checks
         self.resign_false_positives += result.resign_false_positives
+        self.resign_thresholds[result.worker_id] = result.resign_threshold
         self.worker_rss = result.rss_gb
 
     def _count_replay(self, replay: ReplayState) -> None:
@@ -555,6 +557,9 @@ class _Trainer:
         if self.resign_checks:  # over this session: wrong resignations are rare events
             rate = self.resign_false_positives / self.resign_checks
             scalars["selfplay/resign_false_positive_rate"] = rate
+        if self.resign_thresholds:
+            thresholds = list(self.resign_thresholds.values())
+            scalars["selfplay/resign_threshold"] = sum(thresholds) / len(thresholds)
         for key, values in window.losses.items():
             scalars[key] = sum(values) / len(values)
         if self.worker_rss is not None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from typing import Literal
 
 import numpy as np
 
@@ -28,11 +29,14 @@ class SelfPlayConfig:
     # True: a fast-search position still trains the value head (its outcome z is as good as a
     # full search's); False: it is not recorded at all, as KataGo records only full searches.
     fast_search_values: bool = True
-    resign_threshold: float = -1.0  # resign when the searched value falls below; -1 = never
+    # Resign when the searched value falls below; -1 = never. "auto": the threshold the recent
+    # check games allow (ResignCalibration), never resigning until they are enough.
+    resign_threshold: float | Literal["auto"] = -1.0
     # Games played to the end even below the threshold, to measure how often resigning would
     # have been wrong (AlphaZero kept 10% and set the threshold for a false-positive rate
     # under 5%): reported as selfplay/resign_false_positive_rate.
     resign_check_fraction: float = 0.1
+    resign_false_positive_target: float = 0.05  # what "auto" keeps the rate under
     # Uniformly random moves before the search takes over; they are played, not recorded. Gumbel
     # self-play picks moves by a Gumbel draw from softmax(logits + sigma(q)), which gets as sharp as
     # the net: without random openings Connect Four self-play collapses to a few openings and
@@ -45,9 +49,57 @@ class SelfPlayConfig:
     value_target_mix: float = 0.0
 
     def __post_init__(self) -> None:
-        for name in ("full_search_fraction", "value_target_mix", "resign_check_fraction"):
+        shares = (
+            "full_search_fraction",
+            "value_target_mix",
+            "resign_check_fraction",
+            "resign_false_positive_target",
+        )
+        for name in shares:
             if not 0 <= getattr(self, name) <= 1:
                 raise ValueError(f"selfplay.{name} must lie in [0, 1], got {getattr(self, name)}")
+        if self.resign_threshold == "auto" and self.resign_check_fraction == 0:
+            raise ValueError(
+                "selfplay.resign_threshold=auto needs check games: resign_check_fraction > 0"
+            )
+
+
+class ResignCalibration:
+    """The resignation threshold that keeps wrong resignations rare, from the check games
+    (AlphaGo Zero, Silver et al. 2017: "v_resign is selected automatically to keep the fraction
+    of false positives below 5%", measured on the 10% of games played to the end).
+
+    Each check game gives, per player, the lowest searched value that player saw and whether
+    the player lost. At threshold t the players who would have resigned are those whose lowest
+    value fell below t; a false positive is one of them who did not lose (a draw counts, as in
+    WorkerStats). The threshold is the highest t, at most 0 (resign only when the search says
+    the mover is losing), whose false-positive share over the latest ``window`` entries stays
+    within ``target`` among at least ``min_resigners`` would-be resigners; -1 (never) until then.
+    A restarted worker starts again from never."""
+
+    def __init__(self, target: float, window: int = 4000, min_resigners: int = 50):
+        self.target, self.window, self.min_resigners = target, window, min_resigners
+        self.lowest: list[float] = []
+        self.lost: list[bool] = []
+
+    def add(self, lowest: float, lost: bool) -> None:
+        self.lowest.append(lowest)
+        self.lost.append(lost)
+        if len(self.lowest) > 2 * self.window:  # trim in chunks: add stays O(1) amortised
+            del self.lowest[: -self.window], self.lost[: -self.window]
+
+    def threshold(self) -> float:
+        lowest = np.array(self.lowest[-self.window :], np.float64)
+        lost = np.array(self.lost[-self.window :], np.bool_)
+        order = np.argsort(lowest, kind="stable")
+        lowest = lowest[order]
+        wrong = np.concatenate([[0], np.cumsum(~lost[order])])  # [k]: among the k lowest
+        # Candidate t: each distinct value (those strictly below it resign) and 0.
+        candidates = np.unique(np.append(lowest[lowest < 0], 0.0))
+        resigners = np.searchsorted(lowest, candidates, side="left")
+        counted = resigners >= max(self.min_resigners, 1)
+        allowed = counted & (wrong[resigners] <= self.target * resigners)
+        return float(candidates[allowed].max()) if allowed.any() else -1.0
 
 
 @dataclass
@@ -61,6 +113,7 @@ class WorkerStats:
     forward_seconds: float = 0.0
     resign_checks: int = 0  # finished check games in which a player would have resigned
     resign_false_positives: int = 0  # of those, games the would-be resigner did not lose
+    resign_threshold: float = -1.0  # the threshold in use (calibrated when "auto")
 
 
 @dataclass
@@ -103,7 +156,12 @@ class SelfPlayWorker:
         self.fast = build_search(expander, fast)
         self.rng = np.random.default_rng([seed, worker_id])
         self.games = [self._new_game() for _ in range(selfplay.games_per_worker)]
-        self.stats = WorkerStats()
+        self.calibration: ResignCalibration | None = None
+        if selfplay.resign_threshold == "auto":
+            self.calibration = ResignCalibration(selfplay.resign_false_positive_target)
+            self.stats = WorkerStats()
+        else:
+            self.stats = WorkerStats(resign_threshold=float(selfplay.resign_threshold))
 
     def _new_game(self) -> _Game:
         state = self.game.initial_state()
@@ -123,6 +181,8 @@ class SelfPlayWorker:
         finished: list[GameRecord] = []
         for _ in range(num_moves):
             finished.extend(self._step())
+        if self.calibration is not None:
+            self.stats.resign_threshold = self.calibration.threshold()
         self.stats.seconds += time.perf_counter() - start
         self.stats.evaluations = self.evaluator.count
         self.stats.forward_seconds = self.evaluator.seconds
@@ -154,7 +214,7 @@ class SelfPlayWorker:
             game.players.append(self.game.current_player(game.state))
             game.searched_values.append(float(values[i]))
             game.full_search.append(bool(full[i]))
-            if values[i] < self.config.resign_threshold:
+            if values[i] < self.stats.resign_threshold:
                 if not game.resign_check:
                     finished.extend(self._finish(i, resigned=True))
                     continue
@@ -180,6 +240,10 @@ class SelfPlayWorker:
         if game.would_resign is not None:
             self.stats.resign_checks += 1
             self.stats.resign_false_positives += bool(returns[game.would_resign] >= 0)
+        if self.calibration is not None and game.resign_check:
+            values, players = np.array(game.searched_values), np.array(game.players)
+            for player in np.unique(players).tolist():
+                self.calibration.add(values[players == player].min(), bool(returns[player] < 0))
         kept = np.array(game.full_search, np.bool_)
         if self.config.fast_search_values:
             kept[:] = True

@@ -251,11 +251,12 @@ def test_interrupt_writes_a_checkpoint_and_exits_cleanly(tmp_path):
 
 
 def test_inference_server_mode_trains(tmp_path):
-    """Workers without nets of their own, one InferenceServer actor batching their requests."""
+    """Workers without nets of their own, one InferenceServer actor batching their requests;
+    with resignation calibrated from the check games (its threshold logged)."""
     overrides = [
         "inference.mode=server", "inference.device=cpu", "ray.num_workers=2",
         "ray.worker_cpus=0.5", "ray.learner_cpus=0.5", "ray.server_cpus=0.5",
-        "budget.learner_steps=10", "arena.every_steps=0",
+        "budget.learner_steps=10", "arena.every_steps=0", "selfplay.resign_threshold=auto",
     ]  # fmt: skip
     assert main(["train", SMOKE, f"runs_root={tmp_path}", "--name", "server", *overrides]) == 0
     info = read_info(tmp_path / "server")
@@ -264,6 +265,8 @@ def test_inference_server_mode_trains(tmp_path):
     tag = "selfplay/server_mean_batch"
     batches = [event.value for event in scalars(tmp_path / "server").Scalars(tag)]
     assert batches and batches[-1] > 1
+    thresholds = scalars(tmp_path / "server").Scalars("selfplay/resign_threshold")
+    assert thresholds and all(-1 <= event.value <= 0 for event in thresholds)
 
 
 def test_unplaceable_actors_fail_with_the_settings_named(tmp_path, capsys):

@@ -8,7 +8,7 @@ import pytest
 from games import make_game
 from search.config import SearchConfig
 from search.rules import Gumbel, Puct
-from selfplay.worker import SelfPlayConfig, SelfPlayWorker
+from selfplay.worker import ResignCalibration, SelfPlayConfig, SelfPlayWorker
 
 GAME = make_game("tic_tac_toe")
 
@@ -106,6 +106,74 @@ def test_resignation_ends_lost_games_when_enabled():
         for record, player in zip(records, would_resign, strict=True)
     )
     assert worker.stats.resign_false_positives == false_positives
+
+
+def _simulated_check_games(rng: np.random.Generator, count: int) -> tuple[np.ndarray, np.ndarray]:
+    """Lowest searched values uniform on [-1, 1]; a player whose lowest value was v does not
+    lose with probability ((1 + v) / 2) ** 2. Among players below t the share that did not lose
+    is then (1 + t) ** 2 / 12, which is 5% at t = sqrt(0.6) - 1 = -0.2254."""
+    lowest = rng.uniform(-1, 1, count)
+    lost = rng.random(count) >= ((1 + lowest) / 2) ** 2
+    return lowest, lost
+
+
+def test_resign_calibration_finds_the_threshold_of_a_known_false_positive_rate():
+    true_threshold = np.sqrt(0.6) - 1
+    realised = []
+    for seed in range(20):
+        rng = np.random.default_rng(seed)
+        calibration = ResignCalibration(target=0.05, window=4000)
+        for lowest, lost in zip(*_simulated_check_games(rng, 4000), strict=True):
+            calibration.add(float(lowest), bool(lost))
+        threshold = calibration.threshold()
+        assert abs(threshold - true_threshold) < 0.12
+        realised.append((1 + threshold) ** 2 / 12)  # the rate it gives on new games
+    # Chosen on the sample to stay within 5%, the true rate scatters around 5%, not far above.
+    assert 0.035 < np.mean(realised) < 0.06 and max(realised) < 0.075
+
+
+def test_resign_calibration_never_resigns_without_evidence_nor_when_ahead():
+    calibration = ResignCalibration(target=0.05, min_resigners=50)
+    for _ in range(49):
+        calibration.add(-0.9, lost=True)
+    assert calibration.threshold() == -1.0  # too few would-be resigners yet
+    calibration.add(-0.9, lost=True)
+    assert calibration.threshold() == 0.0  # every one lost: any t up to 0, never above
+    for _ in range(10):
+        calibration.add(-0.95, lost=False)  # wrong resignations at the lowest values
+    assert calibration.threshold() == -1.0
+    window = ResignCalibration(target=0.05, window=100, min_resigners=50)
+    for _ in range(300):
+        window.add(-0.95, lost=False)
+    for _ in range(100):
+        window.add(-0.5, lost=True)
+    assert window.threshold() == 0.0  # only the latest 100 check games count
+
+
+def test_auto_resignation_learns_its_threshold_from_the_check_games():
+    def optimist(observations: np.ndarray, masks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        priors, _ = uniform(observations, masks)
+        return priors, np.full(len(observations), 0.9, np.float32)
+
+    search = SearchConfig(rule="puct", simulations=4)
+    config = SelfPlayConfig(games_per_worker=8, resign_threshold="auto", resign_check_fraction=1)
+    worker = SelfPlayWorker(GAME, optimist, search, config, seed=5)
+    assert worker.stats.resign_threshold == -1.0  # never, until the check games say otherwise
+    records = play_until(worker, 40)
+    calibration = worker.calibration
+    assert calibration is not None and len(calibration.lowest) == 2 * len(records)
+    assert worker.stats.resign_threshold == calibration.threshold()
+    # Each entry is a player's lowest searched value in a check game and whether it lost.
+    entries = sorted(zip(calibration.lowest, calibration.lost, strict=True))
+    expected = []
+    for record in records:
+        final = GAME.state_from_moves(record.moves)
+        for player in (0, 1):
+            # record.values[t] is z for the mover at t; the mover alternates from player 0.
+            expected.append(GAME.returns(final)[player] < 0)
+    assert sorted(lost for _, lost in entries) == sorted(expected)
+    with pytest.raises(ValueError, match="resign_check_fraction"):
+        SelfPlayConfig(resign_threshold="auto", resign_check_fraction=0)
 
 
 def test_opening_moves_are_played_but_not_recorded():
