@@ -1,0 +1,119 @@
+"""Match records as every reader sees them: one reader (experiment.jsonl) for the tournament's
+resume, the training arena's resume and the ratings, the same rule for a line cut by a kill, and
+a net agent's name that stands for one checkpoint only."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from experiment import UserError
+from experiment.checkpoint import CheckpointInfo, save_checkpoint
+from experiment.config import load_config
+from experiment.ledger import ComputeLedger
+from experiment.ratings import read_results
+from experiment.run import RunDirectory
+from games import make_game
+from selfplay.arena import Arena, ArenaConfig
+from selfplay.config import TrainConfig
+from selfplay.network import build_network
+from tradeoff.tournament import TournamentConfig, read_record, run_tournament
+
+TIC_TAC_TOE = make_game("tic_tac_toe")
+TINY_NET = ["game.name=tic_tac_toe", "network.blocks=1", "network.channels=4",
+            "network.value_hidden=8"]  # fmt: skip
+
+
+def fake_run(path: Path, steps: list[int]) -> Path:
+    """A run directory of tiny tic-tac-toe nets (random weights, seeded by step) at ``steps``,
+    each a kept snapshot with 10^9 x step train FLOPs; a step already there is left alone."""
+    if not (path / "config.yaml").exists():
+        config = load_config(TrainConfig, None, [*TINY_NET, f"name={path.name}"])
+        RunDirectory.create(path.parent, path.name, config)
+    config = RunDirectory.open(path).load_config(TrainConfig)
+    for step in steps:
+        generator = torch.Generator().manual_seed(step)
+        network = build_network(
+            config.network, TIC_TAC_TOE.observation_shape, TIC_TAC_TOE.num_actions, generator
+        )
+        ledger = ComputeLedger(selfplay_flops=step * 10**9)
+        info = CheckpointInfo(step=step, keep=True, ledger=ledger)
+        save_checkpoint(path / "checkpoints", info, network.state_dict())
+    return path
+
+
+def tournament(record: Path, agents: list[str], games: int = 2) -> list:
+    config = TournamentConfig(games=games, batch=4, workers=0)
+    return run_tournament(TIC_TAC_TOE, agents, record, config, 2, show_progress=False)
+
+
+def arena_records(folder: Path) -> int:
+    return len(Arena(TIC_TAC_TOE, ArenaConfig(), lambda weights: None, folder).records)
+
+
+def test_every_reader_leaves_out_a_line_cut_by_a_kill_and_names_a_malformed_line(tmp_path):
+    whole = tmp_path / "whole.jsonl"
+    tournament(whole, ["random", "mcts:2"], games=4)
+    lines = whole.read_text(encoding="utf-8").splitlines(keepends=True)
+    cut = "".join(lines[:3]) + lines[3][:25]  # killed while writing the fourth game
+    malformed = lines[0] + "{nope\n" + "".join(lines[1:])
+    config = TournamentConfig(games=4)
+    for name, text, games in [("cut", cut, 3), ("malformed", malformed, None)]:
+        paths = {}
+        for reader in ("ratings", "tournament", "arena"):
+            folder = tmp_path / name / reader
+            folder.mkdir(parents=True)
+            paths[reader] = folder / "matches.jsonl"
+            paths[reader].write_text(text, encoding="utf-8")
+        readers = {
+            "ratings": lambda: int(read_results([paths["ratings"]]).games.sum()),
+            "tournament": lambda: len(read_record(paths["tournament"], config, {})),
+            "arena": lambda: arena_records(paths["arena"].parent),
+        }
+        for reader, read in readers.items():
+            if games is None:
+                with pytest.raises(UserError, match=f"{paths[reader]}:2: not a JSON object"):
+                    read()
+            else:
+                assert read() == games, reader
+    # Those that append next (the tournament, the arena) cut the unfinished line from the file.
+    for reader in ("tournament", "arena"):
+        assert (tmp_path / "cut" / reader / "matches.jsonl").read_text() == "".join(lines[:3])
+
+
+def test_a_name_for_two_checkpoints_is_refused_on_resume_and_in_ratings(tmp_path, capsys):
+    from ponder.cli import main
+
+    run = fake_run(tmp_path / "runs" / "ttt", [0])
+    net = f"{run}@2"  # RUN@N: the run's latest checkpoint, which training moves on
+    record = tmp_path / "record.jsonl"
+    tournament(record, ["random", net])
+    lines = [json.loads(line) for line in record.read_text().splitlines()]
+    for line in lines:  # the net's side names the checkpoint it resolved to; random has none
+        assert line["checkpoint"] == {"ab"[[line["a"], line["b"]].index(net)]: "step_000000"}
+    before = record.read_text()
+
+    fake_run(run, [10])  # the run trained on: RUN@2 is now another net
+    with pytest.raises(UserError) as refused:
+        tournament(record, ["random", net], games=4)
+    message = str(refused.value)
+    assert f"agent {net!r} names two checkpoints: step_000000 ({record}:1)" in message
+    assert "step_000010 (as built now)" in message and "\n" not in message
+    assert record.read_text() == before  # refused before any game was played
+
+    # A record that already mixes the two nets under one name cannot be rated either.
+    mixed = dict(lines[0], game=5, checkpoint={k: "step_000010" for k in lines[0]["checkpoint"]})
+    record.write_text(before + json.dumps(mixed) + "\n")
+    assert main(["elo", str(record), "--bootstrap", "0"]) == 2
+    error = capsys.readouterr().err
+    assert f"step_000000 ({record}:1) and step_000010 ({record}:3)" in error
+
+    # Records written before the field (no "checkpoint") stay readable and resumable.
+    old = [{k: v for k, v in line.items() if k != "checkpoint"} for line in lines]
+    record.write_text("".join(json.dumps(line) + "\n" for line in old))
+    assert read_results([record]).games.sum() == 2
+    resumed = tournament(record, ["random", net], games=4)
+    assert len(resumed) == 4 and len(record.read_text().splitlines()) == 4
