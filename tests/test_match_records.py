@@ -60,25 +60,21 @@ def test_every_reader_leaves_out_a_line_cut_by_a_kill_and_names_a_malformed_line
     lines = whole.read_text(encoding="utf-8").splitlines(keepends=True)
     cut = "".join(lines[:3]) + lines[3][:25]  # killed while writing the fourth game
     malformed = lines[0] + "{nope\n" + "".join(lines[1:])
-    config = TournamentConfig(games=4)
+    readers = {
+        "ratings": lambda path: int(read_results([path]).games.sum()),
+        "tournament": lambda path: len(read_record(path, TournamentConfig(games=4), {})),
+        "arena": lambda path: arena_records(path.parent),
+    }
     for name, text, games in [("cut", cut, 3), ("malformed", malformed, None)]:
-        paths = {}
-        for reader in ("ratings", "tournament", "arena"):
-            folder = tmp_path / name / reader
-            folder.mkdir(parents=True)
-            paths[reader] = folder / "matches.jsonl"
-            paths[reader].write_text(text, encoding="utf-8")
-        readers = {
-            "ratings": lambda: int(read_results([paths["ratings"]]).games.sum()),
-            "tournament": lambda: len(read_record(paths["tournament"], config, {})),
-            "arena": lambda: arena_records(paths["arena"].parent),
-        }
         for reader, read in readers.items():
+            path = tmp_path / name / reader / "matches.jsonl"
+            path.parent.mkdir(parents=True)
+            path.write_text(text, encoding="utf-8")
             if games is None:
-                with pytest.raises(UserError, match=f"{paths[reader]}:2: not a JSON object"):
-                    read()
+                with pytest.raises(UserError, match=f"{path}:2: not a JSON object"):
+                    read(path)
             else:
-                assert read() == games, reader
+                assert read(path) == games, reader
     # Those that append next (the tournament, the arena) cut the unfinished line from the file.
     for reader in ("tournament", "arena"):
         assert (tmp_path / "cut" / reader / "matches.jsonl").read_text() == "".join(lines[:3])
