@@ -113,3 +113,65 @@ def test_a_name_for_two_checkpoints_is_refused_on_resume_and_in_ratings(tmp_path
     assert read_results([record]).games.sum() == 2
     resumed = tournament(record, ["random", net], games=4)
     assert len(resumed) == 4 and len(record.read_text().splitlines()) == 4
+
+
+SWEEP = str(Path(__file__).parent.parent / "configs" / "tradeoff-tictactoe.yaml")
+SWEEP_SETTINGS = ["train.seeds=[0]", "budgets=[1,2]", "snapshots=3", "anchors=[random,mcts:2]",
+                  "tournament.pairs=all", "tournament.games=4", "tournament.workers=0",
+                  "bootstrap=20"]  # fmt: skip
+
+
+def test_a_copied_sweep_folder_resumes_and_refits_under_the_same_names(
+    tmp_path, monkeypatch, capsys
+):
+    """A sweep run from one working directory with a relative output folder, then copied
+    elsewhere and resumed from another working directory: the same agents, the same games and
+    the same results.csv. (Its run is trained by hand: tiny random nets, no self-play.)"""
+    import shutil
+
+    from ponder.cli import main
+    from tradeoff.sweep import OUTPUTS, TRAINED_MARK
+
+    first = tmp_path / "first"
+    run = fake_run(first / "sweep" / "runs" / "c16-seed0", [0, 10, 40])
+    (run / TRAINED_MARK).write_text("{}\n")
+    monkeypatch.chdir(first)
+    assert main(["tradeoff", SWEEP, "output=sweep", *SWEEP_SETTINGS]) == 0
+    table = (first / "sweep" / "results.csv").read_text()
+    agents = [row.split(",")[0] for row in table.splitlines()[1:]]
+    nets = [a for a in agents if a not in ("random", "mcts:2")]
+    assert len(nets) == 6 and all(a.startswith("runs/c16-seed0/checkpoints/step_") for a in nets)
+    games = sorted((first / "sweep" / "games.jsonl").read_text().splitlines())
+
+    copy = tmp_path / "elsewhere" / "copied"
+    shutil.copytree(first / "sweep", copy)
+    shutil.rmtree(first)  # nothing may still point at the old place
+    monkeypatch.chdir(tmp_path)
+    capsys.readouterr()
+    assert main(["tradeoff", SWEEP, f"output={copy}", *SWEEP_SETTINGS]) == 0
+    assert "up to date" in capsys.readouterr().out  # the same agents and games: nothing to do
+
+    # Resumed from half its games, its outputs gone: the same games and table again.
+    for name in OUTPUTS:
+        (copy / name).unlink()
+    lines = (copy / "games.jsonl").read_text().splitlines(keepends=True)
+    (copy / "games.jsonl").write_text("".join(lines[: len(lines) // 2]))
+    assert main(["tradeoff", SWEEP, f"output={copy}", *SWEEP_SETTINGS]) == 0
+    assert sorted((copy / "games.jsonl").read_text().splitlines()) == games
+    assert (copy / "results.csv").read_text() == table
+
+
+def test_a_record_of_a_sweep_named_from_the_working_directory_is_adopted(tmp_path, monkeypatch):
+    """Sweeps before relative names named agents OUTPUT/runs/...: their games still count."""
+    from tradeoff.sweep import adopt_old_names
+
+    monkeypatch.chdir(tmp_path)
+    record = Path("runs/sweep/games.jsonl")
+    record.parent.mkdir(parents=True)
+    net = "runs/c16-seed0/checkpoints/step_000000@1"
+    lines = [{"a": f"runs/sweep/{net}", "b": "random", "score": 1}, {"a": "random", "b": net,
+             "score": 0}]  # fmt: skip
+    record.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    adopt_old_names(record, Path("runs/sweep"), ["random", net])
+    read = [json.loads(line) for line in record.read_text().splitlines()]
+    assert [(line["a"], line["b"]) for line in read] == [(net, "random"), ("random", net)]
