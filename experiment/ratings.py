@@ -17,16 +17,16 @@ refitted, and the 2.5% and 97.5% quantiles are reported. One module serves ``pon
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from experiment import UserError
+from experiment.jsonl import read_json_lines
 from experiment.stats import percentile_interval
 
 ELO_PER_NATURAL_UNIT = 400.0 / math.log(10.0)  # R = theta * 400 / ln 10 for P = sigmoid(dtheta)
@@ -81,31 +81,24 @@ def _aggregate(rows: Iterable[tuple[str, str, int, int]]) -> Results:
 
 
 def read_results(paths: Sequence[str | Path]) -> Results:
-    """Results from JSON-lines files: games ``{"a", "b", "score"}`` (as the arena writes them)
-    or aggregates ``{"a", "b", "wins", "draws", "losses"}``; other fields are ignored. A
-    malformed line raises :class:`UserError` naming the file, the line and the field."""
+    """Results from JSON-lines files (read by :func:`experiment.jsonl.read_json_lines`, so a
+    last line cut by a kill is left out): games ``{"a", "b", "score"}`` (as the arena writes
+    them) or aggregates ``{"a", "b", "wins", "draws", "losses"}``; other fields are ignored
+    except ``checkpoint`` (:class:`CheckpointsOfAgents`). A malformed line, or one name for two
+    checkpoints, raises :class:`UserError` naming the file, the line and the field."""
     rows: list[tuple[str, str, int, int]] = []
+    checkpoints = CheckpointsOfAgents()
     for path in paths:
-        try:
-            lines = Path(path).read_text(encoding="utf-8").splitlines()
-        except (OSError, UnicodeDecodeError) as error:
-            raise UserError(f"{path}: cannot read the results: {error}") from None
-        for number, line in enumerate(lines, 1):
-            if line.strip():
-                rows.extend(_parse(line, f"{path}:{number}"))
+        for line in read_json_lines(path):
+            rows.extend(_parse(line.data, line.where))
+            checkpoints.add_line(line.data, line.where)
     return _aggregate(rows)
 
 
-def _parse(line: str, where: str) -> list[tuple[str, str, int, int]]:
-    try:
-        data = json.loads(line)
-    except json.JSONDecodeError as error:
-        raise UserError(f"{where}: not a JSON object: {error}") from None
-    if not isinstance(data, dict):
-        raise UserError(f"{where}: not a JSON object")
-    for field in ("a", "b"):
-        if not isinstance(data.get(field), str) or not data[field]:
-            raise UserError(f"{where}: field {field!r} must be a player's name (a string)")
+def _parse(data: dict, where: str) -> list[tuple[str, str, int, int]]:
+    for key in ("a", "b"):
+        if not isinstance(data.get(key), str) or not data[key]:
+            raise UserError(f"{where}: field {key!r} must be a player's name (a string)")
     if data["a"] == data["b"]:
         raise UserError(f"{where}: 'a' and 'b' are the same player {data['a']!r}")
     if "score" in data:
@@ -113,15 +106,54 @@ def _parse(line: str, where: str) -> list[tuple[str, str, int, int]]:
             raise UserError(f"{where}: field 'score' must be 1, 0.5 or 0, got {data['score']!r}")
         return [(data["a"], data["b"], _outcome(data["score"]), 1)]
     counts = []
-    for field in ("wins", "draws", "losses"):
-        value = data.get(field)
+    for key in ("wins", "draws", "losses"):
+        value = data.get(key)
         if not isinstance(value, int) or isinstance(value, bool) or value < 0:
             raise UserError(
                 f"{where}: needs 'score', or 'wins', 'draws' and 'losses' as counts; "
-                f"field {field!r} is {value!r}"
+                f"field {key!r} is {value!r}"
             )
         counts.append(value)
     return [(data["a"], data["b"], outcome, n) for outcome, n in enumerate(counts) if n]
+
+
+@dataclass
+class CheckpointsOfAgents:
+    """Which checkpoint each net agent played its games with, to refuse a name that stands for
+    two nets. ``RUN@N`` means the run's latest checkpoint, so games recorded while the run still
+    trains, or resumed after it trained on, can hold one name for two checkpoints; a rating or a
+    resumed tournament would then mix two players. Records keep each net side's checkpoint (its
+    file name) in ``"checkpoint": {"a": ..., "b": ...}``; lines without it (older records, or
+    agents without a net) are not checked."""
+
+    seen: dict[str, tuple[str, str]] = field(default_factory=dict)  # name -> (checkpoint, where)
+
+    def add(self, name: str, checkpoint: str, where: str) -> None:
+        """Note that ``name`` played with ``checkpoint`` ("" for none) at ``where`` (a
+        ``file:line``, or what else it was); raise :class:`UserError` (one line) when it played
+        with another one before."""
+        if not checkpoint:
+            return
+        first, first_where = self.seen.setdefault(name, (checkpoint, where))
+        if first != checkpoint:
+            raise UserError(
+                f"agent {name!r} names two checkpoints: {first} ({first_where}) and {checkpoint} "
+                f"({where}); RUN@N is the run's latest checkpoint: give each net a name of its "
+                "own, RUN/checkpoints/FILE@N, or use another record"
+            )
+
+    def add_line(self, data: dict, where: str) -> None:
+        """:meth:`add` both sides of a record line; a malformed ``checkpoint`` field is refused."""
+        sides = data.get("checkpoint", {})
+        if not isinstance(sides, dict) or not all(
+            side in "ab" and isinstance(value, str) for side, value in sides.items()
+        ):
+            raise UserError(
+                f"{where}: field 'checkpoint' must map 'a' and/or 'b' to a checkpoint's name, "
+                f"got {sides!r}"
+            )
+        for side, checkpoint in sides.items():
+            self.add(data[side], checkpoint, where)
 
 
 def connected_parts(results: Results) -> list[list[str]]:

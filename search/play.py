@@ -104,6 +104,7 @@ class SearchBot:
     config: SearchConfig
     name: str = "search"
     flops_per_evaluation: int = 0  # a net's forward FLOPs per position; 0 for rollouts
+    checkpoint: str = ""  # the file name of the checkpoint its net came from; "" for none
 
     def __post_init__(self) -> None:
         self.search = build_search(self.expander, self.config)
@@ -142,6 +143,8 @@ class MatchRecord:
     game: int | None = None
     compute: tuple[PlayerCompute, PlayerCompute] | None = None  # per colour
     rules: str = ""  # the game played, by its display name ("Hex 3x3"); "" in older files
+    # per colour, the checkpoint file a net player's name resolved to ("" for none, older files)
+    checkpoints: tuple[str, str] = ("", "")
 
     @property
     def score(self) -> float:
@@ -151,7 +154,8 @@ class MatchRecord:
     def to_json(self) -> dict:
         """The match-file line (DESIGN.md, "Interface contracts"): ``a`` moved first, ``b``
         second, ``score`` is a's (1, 0.5 or 0); moves as action ids, the opening's included;
-        ``test_flops`` (net forward FLOPs) and ``test_compute`` per colour."""
+        ``test_flops`` (net forward FLOPs) and ``test_compute`` per colour; ``checkpoint`` for
+        the colours a net played."""
         line: dict = {
             "a": self.players[0], "b": self.players[1], "score": self.score,
             "opening": list(self.opening), "moves": list(self.moves),
@@ -166,12 +170,16 @@ class MatchRecord:
                 side: {"moves": c.moves, "simulations": c.simulations, "evaluations": c.evaluations}
                 for side, c in zip("ab", self.compute, strict=True)
             }
+        if any(self.checkpoints):
+            line["checkpoint"] = {s: c for s, c in zip("ab", self.checkpoints, strict=True) if c}
         return line
 
     @classmethod
     def from_json(cls, data: dict) -> MatchRecord:
-        """Inverse of :meth:`to_json`; reads older lines without seed, game and compute."""
+        """Inverse of :meth:`to_json`; reads older lines without seed, game, compute and
+        checkpoints."""
         score = float(data["score"])
+        sides = data.get("checkpoint", {})
         compute = None
         if "test_compute" in data:
             flops = data.get("test_flops", {})
@@ -183,6 +191,7 @@ class MatchRecord:
             (data["a"], data["b"]), tuple(data["opening"]), tuple(data["moves"]),
             (2 * score - 1, 1 - 2 * score), data.get("seed"), data.get("game"),
             compute, str(data.get("rules", "")),  # type: ignore[arg-type]
+            (str(sides.get("a", "")), str(sides.get("b", ""))),
         )  # fmt: skip
 
 
@@ -241,6 +250,8 @@ def play_games(
                 spent[g][bot_index] = spent[g][bot_index].add(compute, i)
             active = [g for g in active if not game.is_terminal(states[g])]
     records = []
+    # Bots without a net (random, a solver, rollouts) have no checkpoint.
+    checkpoints = [str(getattr(bot, "checkpoint", "")) for bot in bots]
     for g, index in enumerate(games):
         order = (0, 1) if seat_of_bot0[g] == 0 else (1, 0)  # bot indices by colour
         result = game.returns(states[g])
@@ -249,6 +260,7 @@ def play_games(
                 (bots[order[0]].name, bots[order[1]].name), openings[g], tuple(histories[g]),
                 (float(result[0]), float(result[1])), seed, index,
                 (spent[g][order[0]], spent[g][order[1]]), game.display_name,
+                (checkpoints[order[0]], checkpoints[order[1]]),
             )
         )  # fmt: skip
     return records

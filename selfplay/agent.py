@@ -47,4 +47,6 @@ def load_net_bot(
     evaluator.load_weights(loaded.model_state, loaded.info.version)
     name = f"net_{Path(stem).name}"
     flops = evaluator.flops_per_evaluation
-    return net_bot(game, evaluator.evaluate, simulations, name, search, flops)
+    bot = net_bot(game, evaluator.evaluate, simulations, name, search, flops)
+    bot.checkpoint = Path(stem).name  # which net a run's "latest" meant, kept in match records
+    return bot

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from experiment.checkpoint import checkpoint_stem, write_atomic
 from experiment.config import NonNegativeInt, PositiveInt
+from experiment.jsonl import read_json_lines
 from experiment.ratings import fit_elo, results_from_games
 from games.base import Game
 from search.config import SearchConfig
@@ -59,18 +60,9 @@ ROUNDS_FILE = "rounds.jsonl"  # in the arena folder: one line per round, read by
 
 
 def _lines(path: Path) -> list[dict]:
-    """The JSON lines of an arena file; a last line cut short (a killed run) is left out."""
-    if not path.exists():
-        return []
-    lines = path.read_text(encoding="utf-8").splitlines()
-    rows = []
-    for number, line in enumerate(lines, 1):
-        try:
-            rows.append(json.loads(line))
-        except json.JSONDecodeError:
-            if number < len(lines):
-                raise ValueError(f"{path}:{number}: not a JSON line") from None
-    return rows
+    """The JSON lines of an arena file (:func:`experiment.jsonl.read_json_lines`: a last line
+    cut short by a killed run is left out)."""
+    return [line.data for line in read_json_lines(path)] if path.exists() else []
 
 
 def _rewrite(path: Path, rows: list[dict]) -> None:

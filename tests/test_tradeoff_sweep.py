@@ -8,23 +8,106 @@ import json
 import math
 from pathlib import Path
 
-import matplotlib.image
 import numpy as np
 import pytest
 
 from ponder.cli import main
-from tradeoff.sweep import OUTPUTS
+from tradeoff.sweep import OUTPUTS, TRAINED_MARK
 
-pytestmark = pytest.mark.ray
 SMOKE = str(Path(__file__).parent.parent / "configs" / "tradeoff-tictactoe.yaml")
 
 
-def test_smoke_sweep_writes_every_output_and_resumes_without_recomputing(tmp_path, capsys):
+def keep_figures(monkeypatch) -> dict:
+    """The sweep's figures by file name, kept as they are written."""
+    from tradeoff import plots
+
+    figures: dict = {}
+    write = plots._save
+
+    def keep(figure, path):
+        figures[Path(path).name] = figure
+        return write(figure, path)
+
+    monkeypatch.setattr(plots, "_save", keep)
+    return figures
+
+
+def check_figures(figures: dict, table: list[dict]) -> None:
+    """Every net agent of results.csv with a finite rating is a point of elo_vs_train (x: its
+    train FLOPs) and elo_vs_test (x: its test FLOPs per move) at its Elo, inside an interval band
+    from its low to its high; one series (points and band) per test budget, resp. per snapshot;
+    the frontier scatters them all in the (log10 train, log10 test) plane; axes say their units.
+    An empty figure, or one without its bands, fails."""
+    from matplotlib.collections import PathCollection, PolyCollection
+
+    rated = [
+        {k: float(row[k]) for k in ("train_flops", "test_flops_per_move", "elo", "low", "high")}
+        | {"group": row["simulations"], "snapshot": (row["run"], row["step"])}
+        for row in table
+        if row["run"] and all(math.isfinite(float(row[k])) for k in ("elo", "low", "high"))
+    ]
+    assert len([r for r in rated if r["train_flops"] > 0]) >= 4, table
+    for name, x_key, group_key, x_label in [
+        ("elo_vs_train.png", "train_flops", "group", "train FLOPs"),
+        ("elo_vs_test.png", "test_flops_per_move", "snapshot", "test FLOPs per move"),
+    ]:
+        on_log_axes = [r for r in rated if r[x_key] > 0]  # step 0 has no train FLOPs to show
+        plot = figures[name].axes[0]
+        assert x_label in plot.get_xlabel() and "Elo" in plot.get_ylabel(), name
+        assert plot.get_xscale() == "log", name
+        series = [line for line in plot.lines if line.get_marker() == "o"]
+        bands = [c for c in plot.collections if isinstance(c, PolyCollection)]
+        assert len(series) == len(bands) == len({r[group_key] for r in on_log_axes}), name
+        points = sorted(
+            (float(x), float(y)) for line in series
+            for x, y in zip(line.get_xdata(), line.get_ydata(), strict=True)
+        )  # fmt: skip
+        expected = sorted((r[x_key], r["elo"]) for r in on_log_axes)
+        np.testing.assert_allclose(points, expected, rtol=1e-9, err_msg=name)
+        corners = np.concatenate([path.vertices for band in bands for path in band.get_paths()])
+        for r in on_log_axes:  # the band reaches from low to high at every point
+            for y in (r["low"], r["high"]):
+                near = np.isclose(corners[:, 0], r[x_key]) & np.isclose(corners[:, 1], y)
+                assert near.any(), (name, r)
+    on_log_axes = [r for r in rated if r["train_flops"] > 0 and r["test_flops_per_move"] > 0]
+    plot = figures["frontier.png"].axes[0]
+    assert "log10 train FLOPs" in plot.get_xlabel()
+    assert "log10 test FLOPs" in plot.get_ylabel()
+    scattered = [c for c in plot.collections if isinstance(c, PathCollection)][0].get_offsets()
+    np.testing.assert_allclose(
+        sorted(map(tuple, np.asarray(scattered))),
+        sorted(
+            (math.log10(r["train_flops"]), math.log10(r["test_flops_per_move"]))
+            for r in on_log_axes
+        ),  # fmt: skip
+    )
+
+
+def test_the_figures_plot_every_rated_agent_with_its_interval(tmp_path, monkeypatch):
+    """A small sweep over hand-made snapshots (tiny random nets, no training; as in
+    test_match_records) writes figures that hold its results.csv."""
+    from test_match_records import SWEEP, SWEEP_SETTINGS, fake_run
+
+    output = tmp_path / "sweep"
+    run = fake_run(output / "runs" / "c16-seed0", [0, 10, 40, 160])
+    (run / TRAINED_MARK).write_text("{}\n")
+    figures = keep_figures(monkeypatch)
+    settings = [*SWEEP_SETTINGS, "snapshots=4", "budgets=[1,2,4]", "anchors=[random,mcts:4]"]
+    assert main(["tradeoff", SWEEP, f"output={output}", *settings]) == 0
+    with open(output / "results.csv", encoding="utf-8") as file:
+        check_figures(figures, list(csv.DictReader(file)))
+
+
+@pytest.mark.ray
+def test_smoke_sweep_writes_every_output_and_resumes_without_recomputing(
+    tmp_path, capsys, monkeypatch
+):
     output = tmp_path / "sweep"
     arguments = [
         "tradeoff", SMOKE, f"output={output}", "train.seeds=[0]", "budgets=[1,8]",
         "snapshots=3", "tournament.max_games=800", "bootstrap=50",
     ]  # fmt: skip
+    figures = keep_figures(monkeypatch)
     assert main(arguments) == 0
     for name in OUTPUTS:
         assert (output / name).is_file(), name
@@ -40,10 +123,7 @@ def test_smoke_sweep_writes_every_output_and_resumes_without_recomputing(tmp_pat
     fit = json.loads((output / "fit.json").read_text())
     assert set(fit["train"]["slope_per_10x"]) == {"value", "low", "high"}
     assert set(fit["frontier"]["exchange_slope"]) == {"value", "low", "high"}
-    for figure in ("elo_vs_train.png", "elo_vs_test.png", "frontier.png"):
-        pixels = matplotlib.image.imread(str(output / figure))[..., :3]
-        colours = np.unique((pixels * 255).astype(np.uint8).reshape(-1, 3), axis=0)
-        assert len(colours) > 200, figure  # points, bands and lines, not empty axes
+    check_figures(figures, table)
     report = (output / "report.md").read_text()
     assert "Elo per 10x train compute" in report and "![frontier](frontier.png)" in report
     assert any((output / "tensorboard").iterdir())

@@ -4,9 +4,13 @@ iso-strength frontier, the exchange rate and the compute for perfect play, each 
 Input: one :class:`Row` per rated agent (a trained snapshot at a test budget) and its strength,
 with the strength's bootstrap samples (B, rows). Games give Elo (experiment.ratings), reasoning
 gives accuracy; nothing here knows which. Every fitted number is computed once on the strengths
-and once on each bootstrap sample, and its interval is the 2.5% and 97.5% quantiles of the
-samples' values (``experiment.stats.percentile_interval``): the interval carries the games'
-noise through the whole chain, games -> ratings -> curves -> frontier -> slope.
+and once on each bootstrap sample, and its interval is the bias-corrected percentile interval of
+the samples' values (``experiment.stats.bias_corrected_interval``): the interval carries the
+games' noise through the whole chain, games -> ratings -> curves -> frontier -> slope. Bias
+corrected, because the changepoint fits are median-biased (a changepoint chosen among many fits
+some of the noise, steepening the incline) and the resamples repeat the bias on top of it: plain
+percentile intervals of the slope then miss the truth on one side (tests/test_tradeoff_fit.py,
+the coverage through the real chain).
 
 The chain, as boardlaw fits it (REFERENCES.md, "Scaling with board games"):
 
@@ -37,7 +41,7 @@ import numpy as np
 
 from experiment.config import PositiveInt
 from experiment.ratings import PERFECT_PLAY_ELO
-from experiment.stats import percentile_interval
+from experiment.stats import bias_corrected_interval
 
 GRID = 32  # changepoints tried per axis; each fit picks the least squares among the grid's pairs
 LOG10_2 = math.log10(2.0)
@@ -89,8 +93,8 @@ def json_number(value: float) -> float | str | None:
 
 def estimate(values: np.ndarray) -> Estimate:
     """``values`` (1 + B,): the point estimate first, then one value per bootstrap sample."""
-    low, high = percentile_interval(values[1:])
-    return Estimate(float(values[0]), float(low), float(high))
+    low, high = bias_corrected_interval(float(values[0]), values[1:])
+    return Estimate(float(values[0]), low, high)
 
 
 @dataclass(frozen=True)

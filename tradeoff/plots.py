@@ -93,10 +93,7 @@ def _against(
                      label="perfect play")  # fmt: skip
     plot.grid(alpha=0.3, which="both")
     plot.legend(fontsize=7, ncol=2 if len(groups) > 8 else 1, loc="best")
-    figure.tight_layout()
-    figure.savefig(path, dpi=110)
-    plt.close(figure)
-    return path
+    return _save(figure, path)
 
 
 def _train(rows: Sequence[Row], group: tuple[str, str]) -> float:
@@ -149,6 +146,13 @@ def _frontier(
     plot.grid(alpha=0.3)
     if levels and np.isfinite(slope):
         plot.legend(fontsize=7, title="fitted lines (diamonds: frontier)", title_fontsize=7)
+    return _save(figure, path)
+
+
+def _save(figure: Any, path: Path) -> Path:
+    """Write ``figure`` to ``path`` and close it (the one place figures are written)."""
+    import matplotlib.pyplot as plt
+
     figure.tight_layout()
     figure.savefig(path, dpi=110)
     plt.close(figure)

@@ -5,7 +5,10 @@
    is resumed from its checkpoints, a finished one is left alone;
 2. choose each run's snapshots log-spaced in train FLOPs (step 0 included) among the ones
    training kept (step 0 and one at every doubling of train FLOPs), and name the agents
-   ``RUN/checkpoints/step_N@SIMULATIONS`` for every test budget, plus the anchors;
+   ``RUN/checkpoints/step_N@SIMULATIONS`` for every test budget, plus the anchors; a run inside
+   the output folder is named relative to it (``runs/base-seed0/checkpoints/...``), so that the
+   folder, copied or moved, resumes and refits under the same names from any working directory;
+   a run elsewhere (``train.existing``) by its absolute path;
 3. play them in one tournament (``tradeoff.tournament``: adaptive by default), recorded in
    ``OUTPUT/games.jsonl``; a rerun plays only the games still missing;
 4. rate every agent (``experiment.ratings``, anchored at the solver where the game has one,
@@ -18,6 +21,7 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import functools
 import hashlib
 import json
 import math
@@ -91,7 +95,7 @@ class Snapshot:
     """A checkpoint chosen for the sweep: its run, step and train FLOPs."""
 
     run: str  # the run's name
-    path: str  # the checkpoint stem, as agents name it
+    path: str  # the checkpoint stem, as agents name it (:func:`agent_path`)
     step: int
     train_flops: float
 
@@ -106,16 +110,23 @@ def run_sweep(
     (output / "config.yaml").write_text(resolved, encoding="utf-8")
     runs = train_runs(config, recipe, output, address)
     game = _game_of(runs)
-    snapshots = [s for run in runs for s in choose_snapshots(run, config.snapshots)]
+    snapshots = [s for run in runs for s in choose_snapshots(run, config.snapshots, output)]
     agents, anchors = agent_specs(game, snapshots, config)
     print(f"phase 3: {len(agents)} agents ({len(snapshots)} snapshots x {len(config.budgets)} "
           f"budgets, anchors {', '.join(anchors)}) on {game.display_name}", flush=True)  # fmt: skip
+    from ponder.commands._bots import make_player
     from tradeoff.tournament import run_tournament
 
     record = output / "games.jsonl"
+    adopt_old_names(record, output, agents)
     # The tournament aims its intervals at the anchor the fit reports them against.
     tournament = dataclasses.replace(config.tournament, anchor=rating_anchor(anchors))
-    records = run_tournament(game, agents, record, tournament, max(config.budgets), address=address)
+    # Agents' paths are relative to the output folder (phase 2), wherever this runs from.
+    players = functools.partial(make_player, root=output.resolve())
+    records = run_tournament(
+        game, agents, record, tournament, max(config.budgets), address=address,
+        make_player=players,
+    )  # fmt: skip
     write_outputs(config, output, snapshots, agents, anchors, records, record, resolved)
     return output
 
@@ -212,10 +223,11 @@ def _game_of(runs: Sequence[Path]):  # type: ignore[no-untyped-def]
 # --- phase 2: snapshots and agents ------------------------------------------------------------
 
 
-def choose_snapshots(run: Path, count: int) -> list[Snapshot]:
+def choose_snapshots(run: Path, count: int, output: Path) -> list[Snapshot]:
     """Up to ``count`` checkpoints of ``run``: step 0 and, among the snapshots training kept
     (``keep``: every doubling of train FLOPs) and the latest, the ones nearest to ``count - 1``
-    log-spaced train FLOPs from the smallest to the largest."""
+    log-spaced train FLOPs from the smallest to the largest; named by :func:`agent_path` in the
+    sweep's ``output`` folder."""
     stems = list_checkpoints(run / "checkpoints")
     infos = [(stem, read_info(stem)) for stem in stems]
     candidates = [(s, i) for k, (s, i) in enumerate(infos) if i.keep or k == len(infos) - 1]
@@ -228,9 +240,37 @@ def choose_snapshots(run: Path, count: int) -> list[Snapshot]:
         picks = sorted({int(np.abs(flops - target).argmin()) for target in targets})
         chosen += [trained[k] for k in picks]
     return [
-        Snapshot(run.name, str(stem), info.step, float(info.ledger.train_flops))
+        Snapshot(run.name, agent_path(stem, output), info.step, float(info.ledger.train_flops))
         for stem, info in chosen
     ]
+
+
+def agent_path(stem: Path, output: Path) -> str:
+    """A checkpoint's path as the sweep's agents name it: relative to the ``output`` folder
+    (forward slashes) when it is inside it, else absolute."""
+    stem, output = stem.resolve(), output.resolve()
+    return stem.relative_to(output).as_posix() if stem.is_relative_to(output) else str(stem)
+
+
+def adopt_old_names(record: Path, output: Path, agents: Sequence[str]) -> None:
+    """Rename, in a record written before agents were named relative to the output folder,
+    the agents named by their path from the working directory (``OUTPUT/runs/...@N``, as the
+    sweep then named them) to their names now, so that the games already played count."""
+    if not record.exists():
+        return
+    from experiment.checkpoint import write_atomic
+    from experiment.jsonl import read_json_lines
+
+    old = {f"{output}/{name}": name for name in agents if not Path(name).is_absolute()}
+    lines = [line.data for line in read_json_lines(record, repair=True)]
+    renamed = sum(line.get(side) in old for line in lines for side in "ab")
+    if not renamed:
+        return
+    for line in lines:
+        for side in set("ab") & set(line):
+            line[side] = old.get(line[side], line[side])
+    write_atomic(record, "".join(json.dumps(line) + "\n" for line in lines).encode())
+    print(f"phase 3: {record}: {renamed} agent names made relative to {output}", flush=True)
 
 
 def agent_specs(

@@ -21,7 +21,7 @@ import json
 import math
 import os
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
@@ -29,8 +29,10 @@ import numpy as np
 
 from experiment import UserError
 from experiment.config import PositiveInt
+from experiment.jsonl import read_json_lines
 from experiment.ratings import (
     ELO_PER_NATURAL_UNIT,
+    CheckpointsOfAgents,
     Results,
     default_anchor,
     fit_elo,
@@ -105,28 +107,28 @@ def key_of(record: MatchRecord, order: dict[str, int]) -> Key:
 
 
 def read_record(
-    path: Path, config: TournamentConfig, order: dict[str, int], rules: str = ""
+    path: Path,
+    config: TournamentConfig,
+    order: dict[str, int],
+    rules: str = "",
+    checkpoints: CheckpointsOfAgents | None = None,
 ) -> dict[Key, MatchRecord]:
-    """The games of the record at ``path`` by key (empty when there is no file). A last line cut
-    by a kill is dropped from the file. Refused (UserError, one line): a line that is not a game
-    of a tournament, one played with another seed or number of opening moves, or two lines for
-    one game with different games."""
+    """The games of the record at ``path`` by key (empty when there is no file), read by
+    :func:`experiment.jsonl.read_json_lines`: a last line cut by a kill is dropped from the file.
+    Refused (UserError, one line): a line that is not a game of a tournament, one played with
+    another seed or number of opening moves, two lines for one game with different games, or
+    an agent's name for two checkpoints (noted in ``checkpoints``, which then goes on checking
+    the games played next)."""
     if not path.exists():
         return {}
-    text = path.read_text(encoding="utf-8")
-    if text and not text.endswith("\n"):  # a write cut short: that game was not finished
-        text = text[: text.rfind("\n") + 1]
-        with open(path, "r+", encoding="utf-8") as file:
-            file.truncate(len(text.encode("utf-8")))
+    checkpoints = CheckpointsOfAgents() if checkpoints is None else checkpoints
     games: dict[Key, MatchRecord] = {}
     lines: dict[Key, int] = {}
-    for number, line in enumerate(text.splitlines(), 1):
-        if not line.strip():
-            continue
-        where = f"{path}:{number}"
+    for line in read_json_lines(path, repair=True):
+        where = line.where
         try:
-            record = MatchRecord.from_json(json.loads(line))
-        except (json.JSONDecodeError, KeyError, TypeError, ValueError) as error:
+            record = MatchRecord.from_json(line.data)
+        except (KeyError, TypeError, ValueError, AttributeError) as error:
             raise UserError(f"{where}: not a game record ({error!r})") from None
         if record.seed is None or record.game is None:
             raise UserError(f"{where}: a game without 'seed' and 'game' is not a tournament's")
@@ -151,9 +153,16 @@ def read_record(
                 f"{where}: game {key[2]} of {key[0][0]} vs {key[0][1]} is already recorded at "
                 f"line {lines[key]} with another result: the record mixes two tournaments"
             )
+        note_checkpoints(checkpoints, record, where)
         games.setdefault(key, record)
-        lines.setdefault(key, number)
+        lines.setdefault(key, line.number)
     return games
+
+
+def note_checkpoints(checkpoints: CheckpointsOfAgents, record: MatchRecord, where: str) -> None:
+    """Note each side's checkpoint of ``record`` (UserError: a name for two checkpoints)."""
+    for name, checkpoint in zip(record.players, record.checkpoints, strict=True):
+        checkpoints.add(name, checkpoint, where)
 
 
 def append_records(path: Path, records: Sequence[MatchRecord]) -> None:
@@ -505,6 +514,7 @@ class Session:
     known: dict[Key, MatchRecord]
     players: LocalPlayers | RayPlayers
     show_progress: bool
+    checkpoints: CheckpointsOfAgents = field(default_factory=CheckpointsOfAgents)
 
     def play(self, planned: dict[Pair, list[int]], description: str) -> list[MatchRecord]:
         """Play the planned games (pair -> indices) that are not known yet, appending every
@@ -523,6 +533,9 @@ class Session:
             bar: Progress = progress(total, description, "game", enabled=self.show_progress)
             with bar:
                 for records in self.players.play(chunks):
+                    for record in records:  # refused before a game joins the record
+                        where = f"{self.record}: a game just played"
+                        note_checkpoints(self.checkpoints, record, where)
                     append_records(self.record, records)
                     self.known.update((key_of(r, order), r) for r in records)
                     bar.update(len(records))
@@ -586,20 +599,22 @@ def run_tournament(
     if len(agents) < 2 or len(set(agents)) != len(agents):
         raise UserError(f"a tournament needs at least two different agents, got {list(agents)}")
     record = Path(record)
-    known = read_record(record, config, {n: k for k, n in enumerate(agents)}, game.display_name)
+    order = {n: k for k, n in enumerate(agents)}
+    checkpoints = CheckpointsOfAgents()
+    known = read_record(record, config, order, game.display_name, checkpoints)
     arguments = (
         game, default_simulations, tuple(overrides), make_player, config.seed, config.openings
     )  # fmt: skip
     local = ChunkPlayer(*arguments)
     for spec in agents:  # every spec is checked (and built) before a game is played
-        local.bot(spec)
+        checkpoints.add(spec, str(getattr(local.bot(spec), "checkpoint", "")), "as built now")
     players: LocalPlayers | RayPlayers
     if address is not None:  # a cluster: one actor per CPU of it unless --workers says
         players = RayPlayers(config.workers, address, arguments)
     else:
         workers = (os.cpu_count() or 1) if config.workers is None else config.workers
         players = LocalPlayers(local) if workers <= 1 else RayPlayers(workers, None, arguments)
-    session = Session(agents, config, record, known, players, show_progress)
+    session = Session(agents, config, record, known, players, show_progress, checkpoints)
     try:
         if config.pairs == "adaptive":
             session.adaptive()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Literal
 
 from games.base import Game
@@ -35,7 +36,11 @@ def make_bot(game: Game, simulations: int, checkpoint: str | None) -> SearchBot:
 
 
 def make_player(
-    game: Game, spec: str, default_simulations: int, overrides: Sequence[str] = ()
+    game: Game,
+    spec: str,
+    default_simulations: int,
+    overrides: Sequence[str] = (),
+    root: str | Path | None = None,
 ) -> Bot:
     """A player by spec, named by it: ``random``; ``mcts:N`` (classic MCTS, N simulations);
     ``solver`` (perfect play where games.solver has a solver, a UserError elsewhere); ``PATH``,
@@ -44,7 +49,8 @@ def make_player(
     constants, or with RULE (``uct``, ``puct``, ``gumbel``), always without exploration: no root
     noise, temperature or Gumbel draw); any of them followed by ``,key=value`` changes of the
     search section (``puct.c_init=2.5``, ``uct.solve=false``), applied after ``overrides`` (the
-    same for every player)."""
+    same for every player). A relative ``PATH`` is relative to ``root`` (default: the working
+    directory), so that a sweep's names stay valid wherever its folder is."""
     from experiment import UserError
     from experiment.config import apply_overrides, load_config
 
@@ -64,6 +70,8 @@ def make_player(
         player = mcts_bot(game, int(count), search.uct)
     else:
         path, budget, rule = _net_spec(spec, base)
+        if root is not None:
+            path = str(Path(root) / path)  # an absolute path stays itself
         from selfplay.agent import checkpoint_config, load_net_bot
 
         trained = checkpoint_config(path).search.without_exploration()
