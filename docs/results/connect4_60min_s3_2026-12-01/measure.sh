@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Issue 13, the 60-minute Connect Four recipe trained again on today's code (commit ad520f7):
+#   ponder train connect4 name=c4_60min_s3 budget.minutes=60
+# then, from the folder that holds runs/ (RUN below), strength against MCTS-1000 (OpenSpiel's
+# MCTSBot configuration: UCT c=2, one random rollout, solver on, no lookahead) from 2 random
+# plies and from the empty board, 400 games each with paired openings, and the tactics set.
+set -x
+out=${OUT:-docs/results/connect4_60min_s3_2026-12-01}
+P=${PONDER:-ponder}
+R=${RUN:-runs/c4_60min_s3}
+mkdir -p $out
+$P match $R@200 mcts:1000 --games 400 --openings 2 --batch 50 --record $out/match_open2.jsonl > $out/match_open2.txt 2>&1
+$P match $R@200 mcts:1000 --games 400 --openings 0 --batch 50 --record $out/match_open0.jsonl > $out/match_open0.txt 2>&1
+$P elo $out/match_open2.jsonl $out/match_open0.jsonl --anchor mcts:1000=0 > $out/elo.txt 2>&1
+$P tactics $R@2 $R@16 $R@200 $R@800 mcts:200 mcts:800 --positions 200 --proven 50 --json $out/tactics.jsonl > $out/tactics.txt 2>&1
+$P curve $R --output $out/strength.png > $out/curve.txt 2>&1
