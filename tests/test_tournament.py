@@ -116,6 +116,37 @@ def test_an_interrupted_tournament_reruns_to_the_same_record_without_duplicates(
     assert tournament(cut, **options) and sorted(lines_of(cut)) == sorted(lines)  # nothing new
 
 
+def test_a_rerun_of_an_adaptive_tournament_starts_from_its_logged_plans(tmp_path, monkeypatch):
+    import tradeoff.tournament as tournament_module
+
+    options = {"pairs": "adaptive", "games": 6, "target_interval": 250.0}
+    whole = tmp_path / "whole.jsonl"
+    tournament(whole, **options)
+    plans = tmp_path / "whole.jsonl.plans.jsonl"
+    logged = lines_of(plans)
+    assert len(logged) >= 2 and json.loads(logged[-1])["finished"]
+    # Killed after its first plan, with the record of that point: the rerun goes on from the
+    # logged plan and ends with the same games as the run that was never stopped.
+    first_round = sum(count for _, _, count in json.loads(logged[0])["counts"])
+    cut = tmp_path / "cut.jsonl"
+    cut.write_text("\n".join(lines_of(whole)[:3]) + "\n", encoding="utf-8")
+    (tmp_path / "cut.jsonl.plans.jsonl").write_text(logged[0] + "\n", encoding="utf-8")
+    tournament(cut, **options)
+    assert sorted(lines_of(cut)) == sorted(lines_of(whole)) and first_round < len(lines_of(cut))
+
+    # A finished tournament rerun plans nothing: it only checks that its games are there.
+    def no_planning(*args, **kwargs):
+        raise AssertionError("planned again")
+
+    monkeypatch.setattr(tournament_module, "plan_round", no_planning)
+    monkeypatch.setattr(tournament_module, "bootstrap_widths", no_planning)
+    tournament(whole, **options)
+    assert lines_of(plans) == logged
+    # Other settings are another tournament: its plans are not this one's.
+    with pytest.raises(AssertionError, match="planned again"):
+        tournament(whole, **{**options, "target_interval": 200.0})
+
+
 def test_adaptive_reaches_the_target_with_fewer_games_than_all_pairs(tmp_path):
     target = 60.0
     options = {"games": 20, "pairs": "adaptive", "target_interval": target, "batch": 64}

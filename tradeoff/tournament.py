@@ -17,6 +17,8 @@ rounds before it only, so an interrupted adaptive tournament replays the same pl
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import json
 import math
 import os
@@ -545,34 +547,110 @@ class Session:
         """Rounds of :func:`plan_round` until the bootstrap confirms every agent not given up
         is on target, every agent left is given up, or ``max_games`` games are planned. Each
         plan comes from the planned games before it (not from the whole record), so a rerun
-        replays the same plans."""
+        replays the same plans; every plan is also logged (:class:`PlanLog`), so a rerun starts
+        from the last one instead of planning every round again (a minute a round for a few
+        hundred agents)."""
         agents, config = self.agents, self.config
+        log = PlanLog(self.record, agents, config)
+        state = log.last()
+        if state is None:
+            counts = {pair: config.games for pair in fixed_pairs(agents, "adjacent")}
+            targets = {name: config.target_interval for name in agents}
+            state = PlanState(1, counts, targets, finished=False)
         planned: dict[Pair, list[int]] = {pair: [] for pair in fixed_pairs(agents, "all")}
-        for pair in fixed_pairs(agents, "adjacent"):
-            planned[pair] = list(range(config.games))
-        targets = {name: config.target_interval for name in agents}
-        for round_number in range(1, config.max_games + 1):
+        planned.update((pair, list(range(count))) for pair, count in state.counts.items())
+        targets, round_number = dict(state.targets), state.round
+        while True:
             games = self.play(planned, f"arena round {round_number}")
-            if len(games) >= config.max_games:
+            if state.finished:
                 return
-            plan = plan_round(agents, games, config, targets)
-            if plan.on_target and not plan.pairs:
-                widths = bootstrap_widths(games, config)
-                wide = [
-                    name for name in agents
-                    if name not in plan.given_up and widths[name] > config.target_interval
-                ]  # fmt: skip
-                if not wide:
-                    return
-                for name in wide:  # the Fisher estimate was too narrow here: aim lower
-                    ratio = config.target_interval / widths[name]
-                    targets[name] *= ratio if math.isfinite(ratio) and ratio > 0 else 0.5
+            finished = self._plan_next(games, planned, targets)
+            round_number += 1
+            counts = {pair: len(indices) for pair, indices in planned.items() if indices}
+            state = PlanState(round_number, counts, dict(targets), finished)
+            log.append(state)
+
+    def _plan_next(
+        self, games: list[MatchRecord], planned: dict[Pair, list[int]], targets: dict[str, float]
+    ) -> bool:
+        """Add the next round to ``planned`` (or aim ``targets`` lower); True when the
+        tournament is over."""
+        agents, config = self.agents, self.config
+        if len(games) >= config.max_games:
+            return True
+        plan = plan_round(agents, games, config, targets)
+        if plan.on_target and not plan.pairs:
+            widths = bootstrap_widths(games, config)
+            wide = [
+                name for name in agents
+                if name not in plan.given_up and widths[name] > config.target_interval
+            ]  # fmt: skip
+            for name in wide:  # the Fisher estimate was too narrow here: aim lower
+                ratio = config.target_interval / widths[name]
+                targets[name] *= ratio if math.isfinite(ratio) and ratio > 0 else 0.5
+            return not wide
+        if not plan.pairs:
+            return True  # every agent left is given up
+        for pair in plan.pairs:
+            start = len(planned[pair])
+            planned[pair] += list(range(start, start + config.games))
+        return False
+
+
+@dataclass(frozen=True)
+class PlanState:
+    """Where an adaptive tournament stands after a plan: the next round's number, the games
+    planned per pair (indices 0 .. count - 1), the agents' targets, and whether it is over."""
+
+    round: int
+    counts: dict[Pair, int]
+    targets: dict[str, float]
+    finished: bool
+
+
+class PlanLog:
+    """The plans of an adaptive tournament, one JSON line per round beside its record
+    (``RECORD.plans.jsonl``). A plan is a function of the games before it, and the games of
+    their seeds, so a logged plan is the one a rerun would make: only the lines made for these
+    agents and these settings count (another tournament's are ignored), and a rerun plays
+    whatever of the logged plan the record lacks."""
+
+    def __init__(self, record: Path, agents: Sequence[str], config: TournamentConfig):
+        self.path = record.with_name(record.name + ".plans.jsonl")
+        settings = dataclasses.asdict(config)
+        for name in ("workers", "batch"):  # where and how the games run, not which
+            settings.pop(name)
+        text = json.dumps([list(agents), settings], sort_keys=True, default=str)
+        self.inputs = hashlib.sha256(text.encode()).hexdigest()
+        self.agents = list(agents)
+
+    def last(self) -> PlanState | None:
+        if not self.path.exists():
+            return None
+        for line in reversed(read_json_lines(self.path, repair=True)):
+            data = line.data
+            if data.get("inputs") != self.inputs:
                 continue
-            if not plan.pairs:
-                return  # every agent left is given up
-            for pair in plan.pairs:
-                start = len(planned[pair])
-                planned[pair] += list(range(start, start + config.games))
+            try:
+                counts = {
+                    (self.agents[a], self.agents[b]): int(count) for a, b, count in data["counts"]
+                }
+                targets = {self.agents[k]: float(t) for k, t in enumerate(data["targets"])}
+                return PlanState(int(data["round"]), counts, targets, bool(data["finished"]))
+            except (KeyError, TypeError, ValueError, IndexError) as error:
+                raise UserError(
+                    f"{line.where}: not a plan of this tournament ({error!r})"
+                ) from None
+        return None
+
+    def append(self, state: PlanState) -> None:
+        index = {name: k for k, name in enumerate(self.agents)}
+        counts = [[index[a], index[b], count] for (a, b), count in state.counts.items()]
+        targets = [state.targets[name] for name in self.agents]
+        line = {"inputs": self.inputs, "round": state.round, "finished": state.finished,
+                "counts": counts, "targets": targets}  # fmt: skip
+        with open(self.path, "a", encoding="utf-8") as file:
+            file.write(json.dumps(line) + "\n")
 
 
 def run_tournament(
