@@ -11,6 +11,7 @@ the run's ``seed`` by :func:`experiment.seeds.stream_seed`.
 
 from __future__ import annotations
 
+import collections
 import dataclasses
 import json
 import logging
@@ -53,6 +54,8 @@ from selfplay.arena import ROUNDS_FILE
 from selfplay.config import BudgetConfig, TrainConfig
 
 log = logging.getLogger("ponder.train")
+# Check games in selfplay/resign_false_positive_rate_recent (a would-be resignation is 1 of them)
+RECENT_CHECKS = 200
 MAX_STEPS_PER_CALL = 50  # learner updates per call, so the driver logs and checkpoints often
 
 
@@ -233,6 +236,8 @@ class _Trainer:
         self.worker_rss: float | None = None
         self.resign_checks = self.resign_false_positives = 0  # this session's check games
         self.resign_thresholds: dict[int, float] = {}  # each worker's latest
+        # (checks, false positives) of the latest reports: the rate the threshold gives now
+        self.resign_recent: collections.deque[tuple[int, int]] = collections.deque()
         self.learner_state: LearnerState | None = None
         self.session_start = time.perf_counter()
         self.session_step, self.session_games = progress.step, progress.games  # for the ETA
@@ -441,6 +446,10 @@ class _Trainer:
         self.resign_checks += result.resign_checks
         self.resign_false_positives += result.resign_false_positives
         self.resign_thresholds[result.worker_id] = result.resign_threshold
+        if result.resign_checks:
+            self.resign_recent.append((result.resign_checks, result.resign_false_positives))
+            while sum(c for c, _ in self.resign_recent) - self.resign_recent[0][0] >= RECENT_CHECKS:
+                self.resign_recent.popleft()
         self.worker_rss = result.rss_gb
 
     def _count_replay(self, replay: ReplayState) -> None:
@@ -557,6 +566,10 @@ class _Trainer:
         if self.resign_checks:  # over this session: wrong resignations are rare events
             rate = self.resign_false_positives / self.resign_checks
             scalars["selfplay/resign_false_positive_rate"] = rate
+        recent_checks = sum(checks for checks, _ in self.resign_recent)
+        if recent_checks >= RECENT_CHECKS:
+            wrong = sum(false_positives for _, false_positives in self.resign_recent)
+            scalars["selfplay/resign_false_positive_rate_recent"] = wrong / recent_checks
         if self.resign_thresholds:
             thresholds = list(self.resign_thresholds.values())
             scalars["selfplay/resign_threshold"] = sum(thresholds) / len(thresholds)

@@ -11,10 +11,13 @@ from typing import Literal
 
 import numpy as np
 
+from experiment.stats import wilson_interval
 from games.base import Game
 from search.config import SearchConfig, build_search
 from search.expanders import GameExpander, PolicyValueFn
 from selfplay.replay import GameRecord
+
+ONE_SIDED_Z_95 = 1.644854  # the normal 95% quantile: P(rate <= bound) = 95%
 
 
 @dataclass(frozen=True)
@@ -73,11 +76,15 @@ class ResignCalibration:
     the player lost. At threshold t the players who would have resigned are those whose lowest
     value fell below t; a false positive is one of them who did not lose (a draw counts, as in
     WorkerStats). The threshold is the highest t, at most 0 (resign only when the search says
-    the mover is losing), whose false-positive share over the latest ``window`` entries stays
-    within ``target`` among at least ``min_resigners`` would-be resigners; -1 (never) until then.
-    A restarted worker starts again from never."""
+    the mover is losing), at which the false-positive share of the latest ``window`` entries is
+    below ``target`` with 95% confidence (the one-sided Wilson upper bound), among at least
+    ``min_resigners`` would-be resigners; -1 (never) until then. The bound, not the observed
+    share: chosen as the highest t on the observed share, the threshold sits where the sample
+    happened to be lucky, and the net keeps changing after the check games were played (a
+    30-minute Connect Four run that way had 9-11% false positives for a 5% target:
+    docs/results/connect4.md). A restarted worker starts again from never."""
 
-    def __init__(self, target: float, window: int = 4000, min_resigners: int = 50):
+    def __init__(self, target: float, window: int = 1000, min_resigners: int = 50):
         self.target, self.window, self.min_resigners = target, window, min_resigners
         self.lowest: list[float] = []
         self.lost: list[bool] = []
@@ -97,9 +104,12 @@ class ResignCalibration:
         # Candidate t: each distinct value (those strictly below it resign) and 0.
         candidates = np.unique(np.append(lowest[lowest < 0], 0.0))
         resigners = np.searchsorted(lowest, candidates, side="left")
-        counted = resigners >= max(self.min_resigners, 1)
-        allowed = counted & (wrong[resigners] <= self.target * resigners)
-        return float(candidates[allowed].max()) if allowed.any() else -1.0
+        for t, count in zip(candidates[::-1].tolist(), resigners[::-1].tolist(), strict=True):
+            if count < max(self.min_resigners, 1):
+                break  # fewer still below every lower candidate
+            if wilson_interval(wrong[count], count, z=ONE_SIDED_Z_95)[1] < self.target:
+                return float(t)
+        return -1.0
 
 
 @dataclass
