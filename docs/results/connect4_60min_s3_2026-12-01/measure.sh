@@ -14,3 +14,4 @@ $P match $R@200 mcts:1000 --games 400 --openings 0 --batch 50 --record $out/matc
 $P elo $out/match_open2.jsonl $out/match_open0.jsonl --anchor mcts:1000=0 > $out/elo.txt 2>&1
 $P tactics $R@2 $R@16 $R@200 $R@800 mcts:200 mcts:800 --positions 200 --proven 50 --json $out/tactics.jsonl > $out/tactics.txt 2>&1
 $P curve $R --output $out/strength.png > $out/curve.txt 2>&1
+$P match $R@800 mcts:1000 --games 400 --openings 2 --batch 50 --record $out/match_open2_net800.jsonl > $out/match_open2_net800.txt 2>&1
