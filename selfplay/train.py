@@ -54,7 +54,8 @@ from selfplay.arena import ROUNDS_FILE
 from selfplay.config import BudgetConfig, TrainConfig
 
 log = logging.getLogger("ponder.train")
-# Check games in selfplay/resign_false_positive_rate_recent (a would-be resignation is 1 of them)
+# Would-be resignations (check games where a player fell below the threshold) behind
+# selfplay/resign_false_positive_rate_recent: the rate the thresholds give now, not since the start
 RECENT_CHECKS = 200
 MAX_STEPS_PER_CALL = 50  # learner updates per call, so the driver logs and checkpoints often
 
