@@ -11,19 +11,22 @@ import pytest
 
 from games import make_game
 from games.connect_four import has_four, winning_cells
+from bench.connect_four_openings import inconsistencies
+from bench.opening_split import Game, games_of, report
 from games.solver import Solver, solver_for
+from search.analysis import analyze
 
 GAME = make_game("connect_four")
 
 
 @cache
-def minimax_value(moves: tuple[int, ...]) -> int:
-    """The value for the player to move after ``moves``, by plain minimax over every move (no
-    pruning, no move filtering: only the game's own rules), memoised by move list."""
-    state = GAME.state_from_moves(list(moves))
+def minimax_value(position: tuple[int, ...]) -> int:
+    """The value for the player to move at a state (as a tuple), by plain minimax over every move
+    (no pruning, no move filtering: only the game's own rules), memoised by position."""
+    state = np.array(position, np.int64)
     if GAME.is_terminal(state):
         return int(GAME.returns(state)[GAME.current_player(state)])
-    return max(-minimax_value((*moves, action)) for action in GAME.legal_actions(state))
+    return max(-minimax_value(tuple(GAME.apply(state, a))) for a in GAME.legal_actions(state))
 
 
 def late_positions(count: int, stones: int, seed: int) -> list[list[int]]:
@@ -44,13 +47,15 @@ def late_positions(count: int, stones: int, seed: int) -> list[list[int]]:
 def test_late_positions_agree_with_plain_minimax() -> None:
     solver = Solver(GAME)  # its own table: the answers come from search, not from other tests
     values = []
-    for moves in late_positions(40, 32, seed=1) + late_positions(20, 30, seed=2):
+    positions = late_positions(40, 33, seed=1) + late_positions(10, 30, seed=2)
+    for moves in positions + late_positions(60, 37, seed=3):
         state = GAME.state_from_moves(moves)
-        expected = minimax_value(tuple(moves))
+        expected = minimax_value(tuple(state))
         assert solver.value(state) == expected, moves
         move_values = solver.move_values(state)
         for action in GAME.legal_actions(state):
-            assert move_values[action] == -minimax_value((*moves, action)), (moves, action)
+            child = tuple(GAME.apply(state, action))
+            assert move_values[action] == -minimax_value(child), (moves, action)
         values.append(expected)
     assert set(values) == {-1, 0, 1}  # every outcome is checked
 
@@ -83,7 +88,55 @@ def test_pons_example_is_a_win_by_an_open_three() -> None:
     # "4455": the mover (x) wins by making an open three on the bottom row (Pons, part 1).
     state = GAME.state_from_moves("4455")
     assert solver_for(GAME).value(state) == 1
-    assert {2, 5} <= set(solver_for(GAME).optimal_moves(state))
+    for column in (2, 5):  # 3 and 6: the opponent can stop one end only
+        assert solver_for(GAME).value(GAME.apply(state, column)) == -1
+
+
+def test_analyze_answers_a_late_position_with_an_optimal_move_and_the_exact_value() -> None:
+    moves = late_positions(1, 33, seed=6)[0]
+    state = GAME.state_from_moves(moves)
+    text = "".join(GAME.action_to_text(action) for action in moves)
+    answer = analyze({"id": "c4", "game": "connect_four", "moves": text, "bot": "solver"})
+    assert answer["value"] == minimax_value(tuple(state))
+    best = GAME.apply(state, GAME.parse_moves(answer["best_move"])[0])
+    assert -minimax_value(tuple(best)) == answer["value"]
+
+
+def test_the_one_ply_check_finds_two_ply_values_that_contradict_it() -> None:
+    # Consistent: after 4 every reply loses for player 2, after 3 and 5 one draws and none wins,
+    # after the outer columns the centre reply wins for player 2.
+    values: dict[str, int | None] = {f"{a}{b}": 0 for a in range(1, 8) for b in range(1, 8)}
+    values |= {f"4{b}": 1 for b in range(1, 8)}
+    values |= {f"{a}4": -1 for a in (1, 2, 6, 7)}
+    assert inconsistencies(values) == []
+    values["43"], values["54"], values["14"] = 0, -1, 0
+    assert inconsistencies(values) == [
+        "column 1: a loss, but no reply wins for player 2",
+        "column 4: a win, but a reply does not lose for player 2",
+        "column 5: a draw, but no reply draws or one wins for 2",
+    ]
+    values["14"] = None  # unsolved: no verdict
+    assert len(inconsistencies(values)) == 2
+
+
+def test_the_split_turns_match_records_into_the_net_side_of_each_opening() -> None:
+    values = {"44": 1, "17": -1, "33": 0}
+    records = [  # games 2k and 2k + 1: one opening, colours swapped
+        {"a": "runs/x@200", "b": "mcts:1000", "score": 1.0, "opening": [3, 3]},
+        {"a": "mcts:1000", "b": "runs/x@200", "score": 1.0, "opening": [3, 3]},
+        {"a": "runs/x@200", "b": "mcts:1000", "score": 1.0, "opening": [0, 6]},
+        {"a": "mcts:1000", "b": "runs/x@200", "score": 0.5, "opening": [0, 6]},
+        {"a": "runs/x@200", "b": "mcts:1000", "score": 0.5, "opening": [2, 2]},
+    ]
+    games = games_of(records, values, "runs/")
+    assert games == [
+        Game("44", 1, 1.0), Game("44", -1, 0.0), Game("17", -1, 1.0), Game("17", 1, 0.5),
+        Game("33", 0, 0.5),
+    ]  # fmt: skip
+    lines = report(games, "title").splitlines()
+    wins = [field.strip() for field in lines[2].split("|")]
+    assert wins[:3] == ["wins", "2", "1-1-0"] and wins[3].startswith("75.0% (")
+    assert lines[-1].endswith(": 50.0%")  # 1 + 0 + 0 + 1 + 0.5 out of 5 games
 
 
 @pytest.mark.slow
