@@ -79,7 +79,9 @@ def inconsistencies(values: dict[str, int | None]) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m bench.connect_four_openings", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.connect_four_openings", description=__doc__
+    )
     parser.add_argument("--limit", type=float, default=180.0, help="CPU seconds per position")
     parser.add_argument("--all", action="store_true", help="solve mirrored openings too")
     parser.add_argument("--out", default="docs/results/connect4_2ply_values.json")
@@ -96,7 +98,7 @@ def main(argv: list[str] | None = None) -> None:
                 openings[opening] = solve_in_child(opening, args.limit)
             print(json.dumps({"opening": opening} | openings[opening]), flush=True)
     # The mirrors of openings solved later than their own place (first move right of the centre).
-    for opening, result in openings.items():
+    for result in openings.values():
         if "mirror_of" in result:
             result["value"] = openings[result["mirror_of"]]["value"]
     values = {opening: result["value"] for opening, result in openings.items()}

@@ -41,10 +41,14 @@ def games_of(records: Iterable[dict], values: dict[str, int | None], prefix: str
     games = []
     for record in records:
         if len(record["opening"]) != 2:
-            raise ValueError(f"game {record.get('game')}: opening {record['opening']} is not 2 plies")
+            raise ValueError(
+                f"game {record.get('game')}: opening {record['opening']} is not 2 plies"
+            )
         first = record["a"].startswith(prefix)
         if first == record["b"].startswith(prefix):
-            raise ValueError(f"game {record.get('game')}: exactly one player must start with {prefix!r}")
+            raise ValueError(
+                f"game {record.get('game')}: exactly one player must start with {prefix!r}"
+            )
         opening = "".join(str(action + 1) for action in record["opening"])
         value = values[opening]
         perfect = None if value is None else (value if first else -value)
@@ -54,7 +58,7 @@ def games_of(records: Iterable[dict], values: dict[str, int | None], prefix: str
 
 def report(games: list[Game], title: str) -> str:
     """The split as text: one line per class, then the perfect-play bound."""
-    lines = [title, "the player's side with perfect play | games | wins-draws-losses | score (95% interval)"]
+    lines = [title, "side's perfect-play result | games | wins-draws-losses | score (95% interval)"]
     for value, name in CLASSES.items():
         chosen = [game for game in games if game.perfect_value == value]
         if not chosen:
@@ -68,7 +72,9 @@ def report(games: list[Game], title: str) -> str:
         )
     points = sum(game.score for game in games)
     low, high = wilson_interval(points, len(games))
-    lines.append(f"     all | {len(games):5d} | score {points / len(games):.1%} ({low:.1%}-{high:.1%})")
+    lines.append(
+        f"     all | {len(games):5d} | score {points / len(games):.1%} ({low:.1%}-{high:.1%})"
+    )
     solved = [game for game in games if game.perfect_value is not None]
     bound = sum(PERFECT_SCORE[game.perfect_value] for game in solved)  # type: ignore[index]
     unsolved = len(games) - len(solved)

@@ -1,5 +1,7 @@
-"""The Connect Four solver (games.solver): against plain exhaustive minimax on late-game positions,
-and against the known values of the opening (Allis 1988; Tromp)."""
+"""The Connect Four solver (games.solver) against plain exhaustive minimax on late-game positions,
+and the scripts that solve the two-ply openings and split a match by them. The known opening
+values (Allis 1988; Tromp) take far longer than a test may to solve here: they are checked by
+``python -m bench.connect_four_openings`` (docs/results/solver.md)."""
 
 from __future__ import annotations
 
@@ -7,12 +9,11 @@ import itertools
 from functools import cache
 
 import numpy as np
-import pytest
 
-from games import make_game
-from games.connect_four import has_four, winning_cells
 from bench.connect_four_openings import inconsistencies
 from bench.opening_split import Game, games_of, report
+from games import make_game
+from games.connect_four import has_four, winning_cells
 from games.solver import Solver, solver_for
 from search.analysis import analyze
 
@@ -137,12 +138,3 @@ def test_the_split_turns_match_records_into_the_net_side_of_each_opening() -> No
     wins = [field.strip() for field in lines[2].split("|")]
     assert wins[:3] == ["wins", "2", "1-1-0"] and wins[3].startswith("75.0% (")
     assert lines[-1].endswith(": 50.0%")  # 1 + 0 + 0 + 1 + 0.5 out of 5 games
-
-
-@pytest.mark.slow
-def test_one_ply_values_are_the_known_ones() -> None:
-    """Allis (1988) / Tromp: after one move, the first player wins only from the centre column,
-    draws after the columns beside it, and loses after the outer four."""
-    solver = solver_for(GAME)
-    values = [-solver.value(GAME.state_from_moves([column])) for column in range(7)]
-    assert values == [-1, -1, 0, 1, 0, -1, -1]
