@@ -84,20 +84,31 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument("--limit", type=float, default=180.0, help="CPU seconds per position")
     parser.add_argument("--all", action="store_true", help="solve mirrored openings too")
+    parser.add_argument("--budget", type=float, default=None, help="wall seconds for all (none)")
+    parser.add_argument(
+        "--done", default=None, help="this command's printed lines from an earlier run: reused"
+    )
     parser.add_argument("--out", default="docs/results/connect4_2ply_values.json")
     args = parser.parse_args(argv)
     started = time.time()
+    done: dict[str, dict] = {}
+    if args.done:
+        with open(args.done) as file:
+            lines = [json.loads(line) for line in file if line.startswith('{"opening"')]
+        done = {line.pop("opening"): line for line in lines if "mirror_of" not in line}
     openings: dict[str, dict] = {}
     for first in range(1, COLUMNS + 1):
         for second in range(1, COLUMNS + 1):
             opening = f"{first}{second}"
             if not args.all and mirrored(opening) in openings:
-                openings[opening] = {"value": openings[mirrored(opening)]["value"]}
-                openings[opening]["mirror_of"] = mirrored(opening)
+                openings[opening] = {"value": None, "mirror_of": mirrored(opening)}
+            elif opening in done:
+                openings[opening] = done[opening]
+            elif args.budget is not None and time.time() - started > args.budget:
+                openings[opening] = {"value": None, "not_attempted": True}
             else:
                 openings[opening] = solve_in_child(opening, args.limit)
             print(json.dumps({"opening": opening} | openings[opening]), flush=True)
-    # The mirrors of openings solved later than their own place (first move right of the centre).
     for result in openings.values():
         if "mirror_of" in result:
             result["value"] = openings[result["mirror_of"]]["value"]
@@ -106,7 +117,8 @@ def main(argv: list[str] | None = None) -> None:
     record = {
         "command": "python -m bench.connect_four_openings " + " ".join(argv or sys.argv[1:]),
         "what": "value for the first player (to move after the two plies): 1 win, 0 draw, "
-        "-1 loss, null unsolved; keys are the two moves as move text (columns 1..7)",
+        "-1 loss, null unsolved; keys are the two moves as move text (columns 1..7); cpu_s "
+        "is the solve's CPU time in a fresh process (table empty, compilation excluded)",
         "wall_s": round(time.time() - started, 1),
         "one_ply_check": problems or "consistent",
         "openings": openings,

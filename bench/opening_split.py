@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from experiment.stats import wilson_interval
 
 CLASSES = {1: "wins", 0: "draws", -1: "loses", None: "unsolved"}  # the player's side, perfectly
-PERFECT_SCORE = {1: 1.0, 0: 0.5, -1: 0.0}
+PERFECT_SCORE: dict[int, float] = {1: 1.0, 0: 0.5, -1: 0.0}
 
 
 @dataclass(frozen=True)
@@ -75,9 +75,12 @@ def report(games: list[Game], title: str) -> str:
     lines.append(
         f"     all | {len(games):5d} | score {points / len(games):.1%} ({low:.1%}-{high:.1%})"
     )
-    solved = [game for game in games if game.perfect_value is not None]
-    bound = sum(PERFECT_SCORE[game.perfect_value] for game in solved)  # type: ignore[index]
-    unsolved = len(games) - len(solved)
+    bound, unsolved = 0.0, 0
+    for game in games:
+        if game.perfect_value is None:
+            unsolved += 1
+        else:
+            bound += PERFECT_SCORE[game.perfect_value]
     lines.append(
         f"perfect play against a perfect opponent on these openings and colours: "
         f"{bound / len(games):.1%}"
