@@ -114,10 +114,15 @@ def main(argv: list[str] | None = None) -> None:
             result["value"] = openings[result["mirror_of"]]["value"]
     values = {opening: result["value"] for opening, result in openings.items()}
     problems = inconsistencies(values)
+    for opening, result in openings.items():
+        if result["value"] is None and ONE_PLY_VALUES[int(opening[0]) - 1] == 1:
+            # Negamax: a first-player win after the first move is a win after every reply.
+            result["implied"] = 1
     record = {
         "command": "python -m bench.connect_four_openings " + " ".join(argv or sys.argv[1:]),
         "what": "value for the first player (to move after the two plies): 1 win, 0 draw, "
-        "-1 loss, null unsolved; keys are the two moves as move text (columns 1..7); cpu_s "
+        "-1 loss, null unsolved (then 'implied' is the value the known 1-ply win implies, where it "
+        "implies one); keys are the two moves as move text (columns 1..7); cpu_s "
         "is the solve's CPU time in a fresh process (table empty, compilation excluded)",
         "wall_s": round(time.time() - started, 1),
         "one_ply_check": problems or "consistent",

@@ -29,11 +29,15 @@ class Game:
     score: float
 
 
-def load_values(path: str) -> dict[str, int | None]:
-    """Opening move text ("43") -> value for the first player."""
+def load_values(path: str) -> tuple[dict[str, int | None], set[str]]:
+    """Opening move text ("43") -> value for the first player (solved, else the value the known
+    1-ply value implies, else None), and the openings whose value is implied, not solved."""
     with open(path) as file:
         openings = json.load(file)["openings"]
-    return {opening: result["value"] for opening, result in openings.items()}
+    implied = {opening for opening, result in openings.items() if result["value"] is None
+               and result.get("implied") is not None}  # fmt: skip
+    values = {opening: result["value"] for opening, result in openings.items()}
+    return values | {opening: openings[opening]["implied"] for opening in implied}, implied
 
 
 def games_of(records: Iterable[dict], values: dict[str, int | None], prefix: str) -> list[Game]:
@@ -103,7 +107,16 @@ def main(argv: list[str] | None = None) -> None:
         records = [json.loads(line) for line in file if line.strip()]
     names = sorted({record[side] for record in records for side in ("a", "b")})
     title = f"{args.match}: {len(records)} games, {' vs '.join(names)}"
-    print(report(games_of(records, load_values(args.values), args.player), title))
+    values, implied = load_values(args.values)
+    print(report(games_of(records, values, args.player), title))
+    from_implied = sum(
+        "".join(str(a + 1) for a in record["opening"]) in implied for record in records
+    )
+    if from_implied:
+        print(
+            f"({from_implied} games are from openings unsolved here whose value follows from the "
+            f"known 1-ply win after the centre column: {', '.join(sorted(implied))})"
+        )
 
 
 if __name__ == "__main__":
