@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -25,6 +26,7 @@ class Game:
     when unsolved) from the opening, and the score it got (1 / 0.5 / 0)."""
 
     opening: str
+    first: bool  # whether the player moved first
     perfect_value: int | None
     score: float
 
@@ -56,7 +58,8 @@ def games_of(records: Iterable[dict], values: dict[str, int | None], prefix: str
         opening = "".join(str(action + 1) for action in record["opening"])
         value = values[opening]
         perfect = None if value is None else (value if first else -value)
-        games.append(Game(opening, perfect, record["score"] if first else 1 - record["score"]))
+        score = record["score"] if first else 1 - record["score"]
+        games.append(Game(opening, first, perfect, score))
     return games
 
 
@@ -79,12 +82,15 @@ def report(games: list[Game], title: str) -> str:
     lines.append(
         f"     all | {len(games):5d} | score {points / len(games):.1%} ({low:.1%}-{high:.1%})"
     )
-    bound, unsolved = 0.0, 0
-    for game in games:
-        if game.perfect_value is None:
-            unsolved += 1
-        else:
-            bound += PERFECT_SCORE[game.perfect_value]
+    bound = sum(PERFECT_SCORE[g.perfect_value] for g in games if g.perfect_value is not None)
+    # An unsolved opening played once with each colour scores 1 of 2 with perfect play all the
+    # same: its value for one colour is minus its value for the other.
+    colours = Counter((g.opening, g.first) for g in games if g.perfect_value is None)
+    pairs = sum(
+        min(count, colours[opening, not first]) for (opening, first), count in colours.items()
+    )
+    bound += pairs / 2  # each pair was counted from both of its colours
+    unsolved = colours.total() - pairs
     lines.append(
         f"perfect play against a perfect opponent on these openings and colours: "
         f"{bound / len(games):.1%}"

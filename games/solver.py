@@ -38,9 +38,8 @@ from dataclasses import dataclass
 import numpy as np
 from numba import njit
 
-from games import connect_four
+from games import connect_four, tic_tac_toe
 from games import hex as hex_rules
-from games import tic_tac_toe
 from games.base import Game
 
 # Sizes of Hex with a solver: the largest solves from the empty board in seconds on one core (the
@@ -135,8 +134,8 @@ def centre_first(height: int, width: int) -> np.ndarray:
 
 
 # A table entry in one int32: bits 0-3 the bounds, (lower + 1) * 3 + (upper + 1) with both in
-# -1..1; bits 4-15 the best move + 1 (0: none); bits 16-23 the work, the bit length of the number
-# of positions searched under the position when it was stored.
+# -1..1; bits 4-15 the best move + 1 (0: none); bits 16-23 the work, log2 of the number of positions
+# searched under the position when it was stored (plus one).
 
 
 @njit(cache=True, inline="always")
@@ -154,14 +153,14 @@ def _slot_of(keys: np.ndarray, entries: np.ndarray, stored_key: np.uint64) -> in
     chosen, least_work = np.int64(-1), 1 << 30
     for _ in range(PROBES):
         if keys[slot] == stored_key:
-            return slot
+            return int(slot)
         if keys[slot] == 0:
             if least_work >= 0:
                 chosen, least_work = slot, -1
         elif _work_of(entries[slot]) < least_work:
             chosen, least_work = slot, _work_of(entries[slot])
         slot = np.int64((np.uint64(slot) + np.uint64(1)) & mask)
-    return chosen
+    return int(chosen)
 
 
 @njit(cache=True)
@@ -243,15 +242,6 @@ def _popcount(bits: int) -> int:
         bits &= bits - 1
         count += 1
     return count
-
-
-@njit(cache=True)
-def _bit_length(number: int) -> int:
-    length = 0
-    while number:
-        number >>= 1
-        length += 1
-    return length
 
 
 @njit(cache=True)
@@ -379,7 +369,7 @@ def negamax(  # noqa: ANN001, ANN201
                 value = bests[depth]
                 if value >= betas[depth]:  # a cut-off: credit the move, more the bigger the tree
                     history[best_at[depth]] += 1 << min(move_counts[depth], 40)
-                work = _bit_length(nodes - nodes_at_entry[depth])
+                work = int(np.log2(nodes - nodes_at_entry[depth] + 1))
                 keys, entries, used = _store(
                     keys, entries, used, max_slots, stored_keys[depth], value,
                     window_lows[depth], betas[depth], best_at[depth], work,

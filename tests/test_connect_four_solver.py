@@ -131,10 +131,18 @@ def test_the_split_turns_match_records_into_the_net_side_of_each_opening() -> No
     ]
     games = games_of(records, values, "runs/")
     assert games == [
-        Game("44", 1, 1.0), Game("44", -1, 0.0), Game("17", -1, 1.0), Game("17", 1, 0.5),
-        Game("33", 0, 0.5),
+        Game("44", True, 1, 1.0), Game("44", False, -1, 0.0), Game("17", True, -1, 1.0),
+        Game("17", False, 1, 0.5), Game("33", True, 0, 0.5),
     ]  # fmt: skip
     lines = report(games, "title").splitlines()
     wins = [field.strip() for field in lines[2].split("|")]
     assert wins[:3] == ["wins", "2", "1-1-0"] and wins[3].startswith("75.0% (")
     assert lines[-1].endswith(": 50.0%")  # 1 + 0 + 0 + 1 + 0.5 out of 5 games
+    # Unsolved: a pair of colours scores 1 of 2 with perfect play; a game alone, 0 or 1.
+    unsolved = [Game("12", True, None, 1.0), Game("12", False, None, 1.0)]
+    assert report(unsolved, "t").splitlines()[-1].endswith(": 50.0%")
+    assert (
+        report([*unsolved, Game("16", True, None, 1.0)], "t")
+        .splitlines()[-1]
+        .endswith(": 33.3% to 66.7% (1 games from unsolved openings)")
+    )
