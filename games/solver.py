@@ -8,11 +8,11 @@ table afterwards: :func:`solver_for` hands out one Solver per game, and a tourna
 of games shares its table. :class:`SolverBot` plays uniformly among the optimal moves.
 
 One search serves every game. The value is found by null-window probes (is it a win? if not, is it
-at least a draw?), each cheaper than a full-window search (Pons, "Solving Connect 4", part 8).
+at least a draw?), each cheaper than a full-window search (Pons, "Solving Connect 4").
 At every position the game's candidate moves come from :func:`_candidates`: the generic one tries
 the table's best move first, then moves by history score, and declares a win when a move wins at
 once; Connect Four's follows Pascal Pons' solver (blog "Solving Connect 4: how to build a perfect
-AI", parts 6-10): a win when a playable cell completes four, a loss when the opponent threatens
+AI"): a win when a playable cell completes four, a loss when the opponent threatens
 two playable cells, only the moves that neither ignore a threat nor play under one (his
 "non-losing moves"), a draw when only two cells are left, and the moves ordered by the number of
 threats they create, centre columns first among equals.
@@ -21,8 +21,8 @@ The table stores, for each position met, bounds on its value ``lower <= value <=
 alpha-beta with a window proves bounds, not always the value) and the move that gave the best
 score, which is tried first the next time. Keys are exact encodings of the board (no hash
 collisions can corrupt a value): tic-tac-toe's two 9-bit stone boards, Hex's colour per cell in two
-bits, Connect Four's mover's stones plus the occupied cells plus the bottom row (Pons' key, part
-7: unique in 49 bits). The table doubles as it fills up to ``max_table_bits``; past that, a new
+bits, Connect Four's mover's stones plus the occupied cells plus the bottom row (Pons' key:
+unique in 49 bits). The table doubles as it fills up to ``max_table_bits``; past that, a new
 position replaces the one of least work (searched positions under it) among the few slots it may
 take, so Connect Four solves in bounded memory.
 
@@ -74,7 +74,7 @@ def hex_key(state: np.ndarray) -> np.uint64:
 def connect_four_key(state: np.ndarray) -> np.uint64:
     """The mover's stones plus the occupied cells plus the bottom row: each column's occupied
     cells plus its bottom bit set one bit above its top stone, which gives the heights, and the
-    mover's stones are the rest (Pons' key, part 7)."""
+    mover's stones are the rest (Pons' key)."""
     ply = state[connect_four.PLY]
     occupied = state[0] | state[1]
     return np.uint64(state[ply & 1] + occupied + connect_four.BOTTOM_ROW)
@@ -246,7 +246,7 @@ def _popcount(bits: int) -> int:
 
 @njit(cache=True)
 def _connect_four_candidates(state, order, hint, moves):  # noqa: ANN001, ANN202
-    """Pons' non-losing moves and threat ordering (parts 9-10); (count, proven value or
+    """Pons' non-losing moves and threat ordering; (count, proven value or
     NOT_PROVEN) as :func:`_candidates`."""
     ply = state[connect_four.PLY]
     mine, theirs = state[ply & 1], state[(ply & 1) ^ 1]
@@ -441,7 +441,7 @@ class Solver:
         return int(value)
 
     def _solve(self, state: np.ndarray) -> int:
-        # Null windows (Pons, part 8): a win? (fail-soft: a result of -1 is then exact too) and,
+        # Null windows (Pons): a win? (fail-soft: a result of -1 is then exact too) and,
         # only if the answer was "at most a draw", a draw or a loss?
         value = self._search(state, 0, 1)
         if value == 0:
