@@ -25,6 +25,8 @@ COLUMN_MASK = np.array(
 )
 TOP = np.array([1 << (column * STRIDE + ROWS - 1) for column in range(COLUMNS)], dtype=np.int64)
 TOP_ROW = int(TOP.sum())
+BOTTOM_ROW = int(BOTTOM.sum())
+BOARD = int(COLUMN_MASK.sum())  # every cell, no sentinel bit
 
 
 def _select_table() -> np.ndarray:
@@ -48,6 +50,24 @@ def has_four(stones: int) -> bool:
         if pairs & (pairs >> (2 * shift)):
             return True
     return False
+
+
+@njit(cache=True)
+def winning_cells(stones: int, occupied: int) -> int:
+    """The empty cells (playable or not) where one more of ``stones`` would complete four: for
+    each direction, a cell whose three neighbours on one line of four, in any of the four places
+    the cell can take in it, are all stones. Lines that leave the board pass through a sentinel
+    bit or past bit 48, which hold no stone, so no line wraps."""
+    cells = 0
+    for shift in (1, STRIDE, STRIDE - 1, STRIDE + 1):
+        for place in range(4):  # the cell's index on the line; the other three must be stones
+            line = -1
+            for other in range(4):
+                if other != place:
+                    offset = (other - place) * shift
+                    line &= (stones >> offset) if offset > 0 else (stones << -offset)
+            cells |= line
+    return cells & BOARD & ~occupied
 
 
 @njit(cache=True)

@@ -2,7 +2,8 @@
 
 Request: ``{"id": "q1", "game": "connect_four", "moves": "4453", "bot": "mcts", "sims": 800}``
 (Hex adds ``"board_size"``; optional ``"seed"``; ``"checkpoint"`` implies ``"bot": "net"``;
-``"bot": "solver"`` is perfect play for tic-tac-toe and the Hex sizes of games.solver).
+``"bot": "solver"`` is perfect play for tic-tac-toe, Connect Four and the Hex sizes of
+games.solver).
 Answer: ``id``, ``best_move`` (move text), ``policy`` (root visit fractions keyed by move text;
 for a position the search proved, uniform over its optimal moves), ``visits`` (total visits of
 the root's moves), ``value`` (searched root value for the player to move, [-1, 1]; exact when

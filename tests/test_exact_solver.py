@@ -21,7 +21,9 @@ pyspiel = pytest.importorskip("pyspiel")
 minimax = pytest.importorskip("open_spiel.python.algorithms.minimax")
 minimax_solver = pytest.importorskip("open_spiel.python.algorithms.minimax_solver")
 
-NO_HEX_7 = "no exact solver for Hex 7x7: solvers exist for tic-tac-toe and Hex 3x3 to 4x4"
+NO_HEX_7 = (
+    "no exact solver for Hex 7x7: solvers exist for tic-tac-toe, Connect Four and Hex 3x3 to 4x4"
+)
 
 
 def reachable_states(reference_game: object) -> dict[str, list[int]]:
@@ -109,7 +111,7 @@ def test_has_solver_and_the_error_for_games_without_one() -> None:
     assert [has_solver(make_game("hex", board_size=n)) for n in (3, 4, 5, 7)] == [
         True, True, False, False,
     ]  # fmt: skip
-    assert not has_solver(make_game("connect_four"))
+    assert has_solver(make_game("connect_four"))
     with pytest.raises(UserError) as error:
         solver_for(make_game("hex", board_size=7))
     assert str(error.value) == NO_HEX_7
@@ -179,7 +181,7 @@ def test_analyze_with_the_solver_bot() -> None:
     assert empty["best_move"] in ("d1", "c2", "b3", "a4")
     requests = [
         {"id": "h7", "game": "hex", "board_size": 7, "bot": "solver"},
-        {"id": "c4", "game": "connect_four", "bot": "solver"},
+        {"id": "h5", "game": "hex", "board_size": 5, "bot": "solver"},
     ]
     out = io.StringIO()
     errors = serve(io.StringIO("".join(json.dumps(r) + "\n" for r in requests)), out)
@@ -187,11 +189,7 @@ def test_analyze_with_the_solver_bot() -> None:
     assert errors == 2
     assert answers == [
         {"id": "h7", "error": NO_HEX_7},
-        {
-            "id": "c4",
-            "error": "no exact solver for Connect Four: solvers exist for tic-tac-toe and "
-            "Hex 3x3 to 4x4",
-        },
+        {"id": "h5", "error": NO_HEX_7.replace("7x7", "5x5")},
     ]
 
 

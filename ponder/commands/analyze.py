@@ -38,8 +38,9 @@ COMMAND = Command(
     description=(
         'Each input line, e.g. {"id": "q1", "game": "connect_four", "moves": "4453", '
         '"bot": "mcts", "sims": 800}\n(Hex adds "board_size"; "checkpoint" selects a trained '
-        'net; "bot": "solver" is perfect play for\ntic-tac-toe and Hex 3x3 to 4x4: an optimal '
-        "move and the exact value 1 / 0 / -1), gets one output\nline with id, best_move, policy, "
+        'net; "bot": "solver" is perfect play for\ntic-tac-toe, Connect Four and Hex 3x3 to 4x4: '
+        "an optimal move and the exact value 1 / 0 / -1), gets one output\nline with id, "
+        "best_move, policy, "
         'visits and value; a bad line gets {"id": ..., "error": ...} and the\nengine keeps serving.'
     ),
     add_arguments=add_arguments,
