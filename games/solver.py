@@ -405,6 +405,14 @@ def has_solver(game: Game) -> bool:
     return _rules_and_order(game) is not None
 
 
+def plays_in_seconds(game: Game) -> bool:
+    """Whether the solver answers every position of this game in seconds, so that it can play
+    whole tournaments: not Connect Four, whose early positions take minutes each here
+    (docs/results/solver.md)."""
+    rules = _rules_and_order(game)
+    return rules is not None and rules[0] != CONNECT_FOUR_RULES
+
+
 def no_solver_message(game: Game) -> str:
     """The one line that refuses a game without a solver, naming those that have one."""
     sizes = f"Hex {HEX_SIZES[0]}x{HEX_SIZES[0]} to {HEX_SIZES[-1]}x{HEX_SIZES[-1]}"

@@ -12,7 +12,7 @@ import pytest
 
 from experiment import UserError
 from games import make_game
-from games.solver import SolverBot, has_solver, solver_for
+from games.solver import SolverBot, has_solver, plays_in_seconds, solver_for
 from ponder.commands._bots import make_player, players_and_game
 from search.analysis import analyze, serve
 from search.play import RandomBot, mcts_bot, play_games, score_of
@@ -112,6 +112,9 @@ def test_has_solver_and_the_error_for_games_without_one() -> None:
         True, True, False, False,
     ]  # fmt: skip
     assert has_solver(make_game("connect_four"))
+    # ... but not one that plays whole tournaments: early positions take minutes each.
+    assert not plays_in_seconds(make_game("connect_four"))
+    assert plays_in_seconds(make_game("hex", board_size=4))
     with pytest.raises(UserError) as error:
         solver_for(make_game("hex", board_size=7))
     assert str(error.value) == NO_HEX_7

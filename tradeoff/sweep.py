@@ -277,11 +277,12 @@ def agent_specs(
     game: Game, snapshots: Sequence[Snapshot], config: TradeoffConfig
 ) -> tuple[list[str], list[str]]:
     """(every agent, the anchors among them): ``random`` first, then the snapshots by train
-    FLOPs, each at every budget, then the other anchors (``solver`` only where the game has one),
-    an order in which neighbours are close in strength (the adaptive tournament starts from it)."""
-    from games.solver import has_solver
+    FLOPs, each at every budget, then the other anchors (``solver`` only where it plays in
+    seconds), an order in which neighbours are close in strength (the adaptive tournament
+    starts from it)."""
+    from games.solver import plays_in_seconds
 
-    anchors = [a for a in config.anchors if a != "solver" or has_solver(game)]
+    anchors = [a for a in config.anchors if a != "solver" or plays_in_seconds(game)]
     nets = [f"{s.path}@{b}" for s in sorted(snapshots, key=lambda s: s.train_flops)
             for b in config.budgets]  # fmt: skip
     first = [a for a in anchors if a == "random"]
