@@ -140,6 +140,10 @@ def _frontier(
     title = (f"iso-{scale} frontier: slope {exchange.value:.2f} ({exchange.low:.2f} to "
              f"{exchange.high:.2f})" if np.isfinite(exchange.value) else
              f"iso-{scale} frontier: {frontier.note}")  # fmt: skip
+    # Contours make the data's range a hard edge of the axes (matplotlib's sticky edges), which
+    # cut the outermost agents' markers in half: margins instead.
+    plot.use_sticky_edges = False
+    plot.margins(0.04)
     plot.set_title(title)
     plot.set_xlabel("log10 train FLOPs")
     plot.set_ylabel("log10 test FLOPs per move")
