@@ -167,6 +167,7 @@ class SelfPlayWorker:
         self.rng = np.random.default_rng([seed, worker_id])
         self.games = [self._new_game() for _ in range(selfplay.games_per_worker)]
         self.calibration: ResignCalibration | None = None
+        self.calibration_changed = False
         if selfplay.resign_threshold == "auto":
             self.calibration = ResignCalibration(selfplay.resign_false_positive_target)
             self.stats = WorkerStats()
@@ -191,8 +192,9 @@ class SelfPlayWorker:
         finished: list[GameRecord] = []
         for _ in range(num_moves):
             finished.extend(self._step())
-        if self.calibration is not None:
+        if self.calibration is not None and self.calibration_changed:  # new check games only
             self.stats.resign_threshold = self.calibration.threshold()
+            self.calibration_changed = False
         self.stats.seconds += time.perf_counter() - start
         self.stats.evaluations = self.evaluator.count
         self.stats.forward_seconds = self.evaluator.seconds
@@ -254,6 +256,7 @@ class SelfPlayWorker:
             values, players = np.array(game.searched_values), np.array(game.players)
             for player in np.unique(players).tolist():
                 self.calibration.add(values[players == player].min(), bool(returns[player] < 0))
+            self.calibration_changed = True
         kept = np.array(game.full_search, np.bool_)
         if self.config.fast_search_values:
             kept[:] = True
