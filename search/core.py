@@ -118,7 +118,13 @@ class Search:
     holds the tree arrays between calls (no reallocation per move). Every array of a
     :class:`SearchResult` is the result's own (the tree is reused by the next call)."""
 
-    def __init__(self, expander: Expander, rule: SelectionRule, num_simulations: int):
+    def __init__(
+        self,
+        expander: Expander,
+        rule: SelectionRule,
+        num_simulations: int,
+        compiled_loop: bool = True,
+    ):
         if num_simulations < 1:
             raise ValueError(f"num_simulations must be at least 1, got {num_simulations}")
         self.expander, self.rule, self.num_simulations = expander, rule, num_simulations
@@ -126,6 +132,13 @@ class Search:
         self.rule_data: Any = rule_data
         self.solve = bool(rule.solve)
         self.select_leaves = compiled_selector(root_select, interior_select)
+        # An expander whose leaves are scored in compiled code (rollouts, the rules) lets the
+        # whole simulation loop run as one compiled call: the loop below, step for step.
+        # ``compiled_loop=False`` keeps the Python loop (the tests compare the two).
+        kernels = getattr(expander, "compiled_kernels", None) if compiled_loop else None
+        self._simulate = None if kernels is None else compiled_simulations(
+            self.select_leaves, *kernels
+        )  # fmt: skip
         self._tree: Tree | None = None
         self._states: np.ndarray | None = None
 
@@ -169,6 +182,13 @@ class Search:
         backup(tree, roots, backed_values(tree, searches, roots, np.asarray(evaluation.values)))
         self.rule.prepare_root(tree, streams.generators)
 
+        if self._simulate is not None:  # the whole loop in compiled code, as one call
+            depth = self.rule.node_lookahead if self.solve else 0
+            self._simulate(
+                tree, self.rule_data, streams.state, states, self.num_simulations, depth,
+                self.solve, evaluations,
+            )  # fmt: skip
+            return self._result(tree, streams, move_numbers, evaluations)
         leaves = np.empty(batch_size, np.int32)
         slots = np.empty(batch_size, np.int32)
         values = np.empty(batch_size, np.float32)
@@ -190,7 +210,11 @@ class Search:
             )  # fmt: skip
             states[expanding, new_nodes] = child_states
             evaluations[expanding] += ~evaluation.terminal
+        return self._result(tree, streams, move_numbers, evaluations)
 
+    def _result(
+        self, tree: Tree, streams: Streams, move_numbers: np.ndarray | None, evaluations: np.ndarray
+    ) -> SearchResult:
         chosen, policy = self.rule.finalize(
             tree, self.num_simulations, streams.generators, move_numbers
         )
@@ -309,3 +333,88 @@ def compiled_selector(root_select: Any, interior_select: Any) -> Any:
 
         _SELECTORS[key] = select_leaves
     return _SELECTORS[key]
+
+
+_SIMULATIONS: dict[tuple[Any, Any, Any, bool], Any] = {}
+
+
+def compiled_simulations(
+    select_leaves: Any, expand_leaves: Any, exact_slot_values: Any, use_rollout: bool
+) -> Any:
+    """:meth:`Search.run`'s simulation loop as one compiled function, for an expander whose
+    leaves are scored in compiled code: ``expand_leaves`` and ``exact_slot_values`` with the
+    signatures of :func:`search.expanders.compiled_expander` and ``compiled_slot_values``, and
+    ``use_rollout`` the flag the expander passes the first (a
+    two-player game: every child's discount is -1; every terminal value is exact). The same
+    steps as the Python loop, in the same order, so the results are the same bit for bit
+    (tested); what it saves is the microseconds of argument checks and array bookkeeping each
+    step costs in Python, most of a step when few searches share a call."""
+    key = (select_leaves, expand_leaves, exact_slot_values, use_rollout)
+    if key not in _SIMULATIONS:
+
+        @numba.njit(nogil=True)
+        def simulate(  # noqa: ANN001
+            tree, data, rng_state, states, num_simulations, depth, solve, evaluations,
+        ):  # fmt: skip
+            batch_size, num_slots = states.shape[0], tree.prior.shape[2]
+            leaves = np.empty(batch_size, np.int32)
+            slots = np.empty(batch_size, np.int32)
+            values = np.empty(batch_size, np.float32)
+            expanding = np.empty(batch_size, np.int64)
+            parents = np.empty(batch_size, np.int32)
+            parent_slots = np.empty(batch_size, np.int32)
+            parent_states = np.empty((batch_size, states.shape[2]), states.dtype)
+            child_states = np.empty_like(parent_states)
+            priors = np.empty((batch_size, num_slots), np.float32)
+            valid = np.empty((batch_size, num_slots), np.bool_)
+            leaf_values = np.empty(batch_size, np.float32)
+            terminal = np.empty(batch_size, np.bool_)
+            discounts = np.full(batch_size, -1.0, np.float32)
+            slot_values = np.empty((batch_size, num_slots), np.float32)
+            open_nodes = np.empty(batch_size, np.int64)
+            open_states = np.empty_like(parent_states)
+            open_values = np.empty_like(slot_values)
+            for _ in range(num_simulations):
+                select_leaves(tree, data, rng_state, leaves, slots, values)
+                count = 0
+                for b in range(batch_size):
+                    if slots[b] >= 0:
+                        expanding[count], parents[count] = b, leaves[b]
+                        parent_slots[count] = slots[b]
+                        parent_states[count] = states[b, leaves[b]]
+                        count += 1
+                if count == 0:
+                    backup(tree, leaves, values)
+                    continue
+                priors[:count] = 0.0
+                valid[:count] = False
+                leaf_values[:count] = 0.0
+                terminal[:count] = False
+                slot_values[:count] = np.nan
+                expand_leaves(
+                    parent_states[:count], parent_slots[:count], expanding[:count], rng_state,
+                    use_rollout, child_states[:count], priors[:count], valid[:count],
+                    leaf_values[:count], terminal[:count],
+                )  # fmt: skip
+                if depth > 0:  # the open children's exact slot values, in one call
+                    open_count = 0
+                    for i in range(count):
+                        if not terminal[i]:
+                            open_nodes[open_count] = i
+                            open_states[open_count] = child_states[i]
+                            open_count += 1
+                    open_values[:open_count] = np.nan
+                    exact_slot_values(open_states[:open_count], depth, open_values[:open_count])
+                    for j in range(open_count):
+                        slot_values[open_nodes[j]] = open_values[j]
+                new_nodes = add_and_backup(
+                    tree, expanding[:count], parents[:count], parent_slots[:count],
+                    priors[:count], valid[:count], leaf_values[:count], terminal[:count],
+                    discounts[:count], slot_values[:count], terminal[:count], solve, leaves, values,
+                )  # fmt: skip
+                for i in range(count):
+                    states[expanding[i], new_nodes[i]] = child_states[i]
+                    evaluations[expanding[i]] += not terminal[i]
+
+        _SIMULATIONS[key] = simulate
+    return _SIMULATIONS[key]

@@ -42,6 +42,15 @@ class GameExpander:
         self.expand_leaves = compiled_expander(game.kernels)
         self.exact_slot_values = compiled_slot_values(game.kernels)
 
+    @property
+    def compiled_kernels(self) -> tuple[Any, Any, bool] | None:
+        """(expand kernel, slot-values kernel, rollout flag) when every leaf is scored in
+        compiled code, so the search runs its whole loop compiled
+        (``search.core.compiled_simulations``); None with a net."""
+        if self.evaluator is not None:
+            return None
+        return self.expand_leaves, self.exact_slot_values, self.use_rollout
+
     def allocate_states(self, batch_size: int, num_nodes: int) -> np.ndarray:
         return np.zeros((batch_size, num_nodes, self.game.state_size), self.game.state_dtype)
 
