@@ -126,6 +126,10 @@ def test_smoke_sweep_writes_every_output_and_resumes_without_recomputing(
     check_figures(figures, table)
     report = (output / "report.md").read_text()
     assert "Elo per 10x train compute" in report and "![frontier](frontier.png)" in report
+    design = fit["tournament"]
+    assert design["games"] == len((output / "games.jsonl").read_bytes().splitlines())
+    assert design["seconds"] > 0 and design["all_pairs_games"] > 0
+    assert f"{design['games']} games (adaptive pairs)" in report and "All pairs would" in report
     assert any((output / "tensorboard").iterdir())
 
     games = (output / "games.jsonl").read_bytes()

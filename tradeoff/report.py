@@ -31,9 +31,10 @@ def shown(value: Estimate, digits: int = 0, scientific: bool = False) -> str:
 
 def write_report(
     folder: Path, config: Any, snapshots: Sequence[Any], table: Sequence[dict],
-    fit: TradeoffFit, anchor: str, games: int, figures: Sequence[Path],
+    fit: TradeoffFit, anchor: str, design: dict, figures: Sequence[Path],
 ) -> Path:  # fmt: skip
-    """Write ``folder/report.md``."""
+    """Write ``folder/report.md``; ``design``: ``tradeoff.sweep.tournament_design``'s."""
+    games = design["games"]
     runs = sorted({s.run for s in snapshots})
     spent = {run: max(s.train_flops for s in snapshots if s.run == run) for run in runs}
     test_flops = sum(float(row["test_flops_per_move"]) for row in table)
@@ -57,6 +58,8 @@ def write_report(
         f"Train compute spent: {sum(spent.values()):.2e} FLOPs in {len(runs)} runs. Test budgets: "
         f"{', '.join(map(str, config.budgets))} simulations per move; {len(table)} agents.",
         f"(Sum over agents of test FLOPs per move: {test_flops:.2e}.)",
+        "",
+        *_tournament_lines(design),
         "",
         "## Fitted numbers",
         "",
@@ -103,3 +106,28 @@ def write_report(
     path = folder / "report.md"
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return path
+
+
+def _tournament_lines(design: dict) -> list[str]:
+    """The tournament's cost, and what adaptive pairing saved against all pairs."""
+    seconds = design.get("seconds")
+    took = f" in {_duration(seconds)} of wall time" if seconds else ""
+    lines = ["## Tournament", "", f"{design['games']} games ({design['pairs']} pairs){took}."]
+    all_pairs = design.get("all_pairs_games")
+    if all_pairs:
+        ratio = all_pairs / max(design["games"], 1)
+        # Time at this tournament's mean seconds per game (the pairs' costs differ).
+        extra = f", about {_duration(seconds * abs(ratio - 1))}" if seconds else ""
+        verdict = (
+            f"adaptive pairing played {ratio:.1f}x fewer games{extra} saved" if ratio >= 1
+            else f"adaptive pairing played {1 / ratio:.1f}x more games{extra} more"
+        )  # fmt: skip
+        lines.append(
+            f"All pairs would need about {all_pairs} games for the same widest interval "
+            f"(Fisher estimate at the fitted ratings): {verdict}."
+        )
+    return lines
+
+
+def _duration(seconds: float) -> str:
+    return f"{seconds / 3600:.1f} h" if seconds >= 3600 else f"{seconds / 60:.1f} min"

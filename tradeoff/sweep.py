@@ -25,6 +25,7 @@ import functools
 import hashlib
 import json
 import math
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -123,10 +124,13 @@ def run_sweep(
     tournament = dataclasses.replace(config.tournament, anchor=rating_anchor(anchors))
     # Agents' paths are relative to the output folder (phase 2), wherever this runs from.
     players = functools.partial(make_player, root=output.resolve())
+    started, known = time.perf_counter(), _lines(record)
     records = run_tournament(
         game, agents, record, tournament, max(config.budgets), address=address,
         make_player=players,
     )  # fmt: skip
+    if _lines(record) > known:  # a rerun that only checks the record adds no time
+        _add_tournament_seconds(output, time.perf_counter() - started)
     write_outputs(config, output, snapshots, agents, anchors, records, record, resolved)
     return output
 
@@ -297,6 +301,35 @@ def rating_anchor(anchors: Sequence[str]) -> str:
 # --- phase 4: ratings, fit and outputs ---------------------------------------------------------
 
 
+TOURNAMENT_TIME = "tournament_seconds.json"  # wall seconds of phase 3, summed over resumes
+
+
+def _lines(path: Path) -> int:
+    return path.read_bytes().count(b"\n") if path.is_file() else 0
+
+
+def _add_tournament_seconds(output: Path, seconds: float) -> None:
+    path = output / TOURNAMENT_TIME
+    spent = json.loads(path.read_text())["seconds"] if path.is_file() else 0.0
+    path.write_text(json.dumps({"seconds": spent + seconds}) + "\n", encoding="utf-8")
+
+
+def tournament_design(
+    config: TradeoffConfig, output: Path, agents: Sequence[str], records: Sequence
+) -> dict:
+    """What the tournament spent, for the report and fit.json: games, wall seconds (phase 3,
+    summed over resumes; None where not recorded) and, for adaptive pairs, the all-pairs
+    design's games for the same precision (``tradeoff.tournament.all_pairs_estimate``)."""
+    from tradeoff.tournament import adaptive_summary
+
+    path = output / TOURNAMENT_TIME
+    seconds = json.loads(path.read_text())["seconds"] if path.is_file() else None
+    design = {"pairs": config.tournament.pairs, "games": len(records), "seconds": seconds}
+    if config.tournament.pairs == "adaptive":
+        design["all_pairs_games"] = adaptive_summary(agents, records).all_pairs_games
+    return design
+
+
 def write_outputs(
     config: TradeoffConfig, output: Path, snapshots: Sequence[Snapshot], agents: Sequence[str],
     anchors: Sequence[str], records: Sequence, record: Path, resolved: str,
@@ -327,13 +360,14 @@ def write_outputs(
     columns = [index[row.label] for row in rows]
     fit = fit_tradeoff(rows, elo[columns], samples[:, columns], fit_config)
     _write_csv(output / "results.csv", table)
+    design = tournament_design(config, output, agents, records)
     data = {"games_sha256": digest, "fit_inputs_sha256": fit_inputs,
-            "anchor": {"name": anchor, "elo": 0.0},
+            "anchor": {"name": anchor, "elo": 0.0}, "tournament": design,
             "strength": "Elo", **fit.to_json()}  # fmt: skip
     from tradeoff import plots, report
 
     figures = plots.plot_all(rows, elo[columns], samples[:, columns], fit, output, "Elo")
-    report.write_report(output, config, snapshots, table, fit, anchor, len(records), figures)
+    report.write_report(output, config, snapshots, table, fit, anchor, design, figures)
     _write_tensorboard(output, fit, figures, resolved)
     state.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")  # last: the commit
     print(f"phase 4: wrote {', '.join(OUTPUTS)} in {output}", flush=True)
