@@ -117,10 +117,12 @@ def _tournament_lines(design: dict) -> list[str]:
     if all_pairs:
         ratio = all_pairs / max(design["games"], 1)
         # Time at this tournament's mean seconds per game (the pairs' costs differ).
-        extra = f", about {_duration(seconds * abs(ratio - 1))}" if seconds else ""
+        extra = _duration(seconds * abs(ratio - 1)) if seconds else ""
         verdict = (
-            f"adaptive pairing played {ratio:.1f}x fewer games{extra} saved" if ratio >= 1
-            else f"adaptive pairing played {1 / ratio:.1f}x more games{extra} more"
+            f"adaptive pairing played {ratio:.1f}x fewer games"
+            + (f", saving about {extra}" if extra else "") if ratio >= 1
+            else f"adaptive pairing played {1 / ratio:.1f}x more games"
+            + (f", about {extra} more" if extra else "")
         )  # fmt: skip
         lines.append(
             f"All pairs would need about {all_pairs} games for the same widest interval "
