@@ -235,19 +235,28 @@ class RayPlayers:
     the order they finish."""
 
     def __init__(self, workers: int | None, address: str | None, arguments: tuple) -> None:
+        # Ray starts with the first chunk: a rerun with every game recorded never waits for it.
+        self.workers, self.address, self.arguments = workers, address, arguments
+        self.actors: list[Any] = []
+        self.owns_ray = False
+
+    def _start(self) -> None:
         from experiment.cluster import start_ray
 
-        self.owns_ray = start_ray(workers or 1, 200 * 2**20, address=address)
+        self.owns_ray = start_ray(self.workers or 1, 200 * 2**20, address=self.address)
         import ray
 
+        workers = self.workers
         if not workers:  # a cluster's: one actor per CPU
             workers = max(1, int(ray.cluster_resources().get("CPU", 1)))
         actor: Any = ray.remote(num_cpus=1)(ChunkPlayer)  # Ray's stubs lack .remote
-        self.actors: list[Any] = [actor.remote(*arguments) for _ in range(workers)]
+        self.actors = [actor.remote(*self.arguments) for _ in range(workers)]
 
     def play(self, chunks: Sequence[Chunk]) -> Iterator[list[MatchRecord]]:
         import ray
 
+        if chunks and not self.actors:
+            self._start()
         waiting = list(chunks)
         running: dict = {}
         free = list(self.actors)
@@ -260,6 +269,8 @@ class RayPlayers:
             yield ray.get(done[0])
 
     def close(self) -> None:
+        if not self.actors:
+            return
         import ray
 
         for actor in self.actors:
