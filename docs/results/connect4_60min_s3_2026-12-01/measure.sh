@@ -15,3 +15,6 @@ $P elo $out/match_open2.jsonl $out/match_open0.jsonl --anchor mcts:1000=0 > $out
 $P tactics $R@2 $R@16 $R@200 $R@800 mcts:200 mcts:800 --positions 200 --proven 50 --json $out/tactics.jsonl > $out/tactics.txt 2>&1
 $P curve $R --output $out/strength.png > $out/curve.txt 2>&1
 $P match $R@800 mcts:1000 --games 400 --openings 2 --batch 50 --record $out/match_open2_net800.jsonl > $out/match_open2_net800.txt 2>&1
+# The same net with PUCT instead of the run's Gumbel rule at test time (2026-12-01, commit 68bbe4c):
+$P match $R@200:puct mcts:1000 --games 400 --openings 2 --batch 50 --record $out/match_open2_puct.jsonl > $out/match_open2_puct.txt 2>&1
+$P match $R@200:puct mcts:1000 --games 400 --openings 0 --batch 50 --record $out/match_open0_puct.jsonl > $out/match_open0_puct.txt 2>&1
