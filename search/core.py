@@ -4,7 +4,9 @@ Each simulation step: the injected selection rule walks every search from its ro
 compiled call for the whole batch); the domain's :class:`Expander` evaluates all new leaves of
 all searches in ONE call; the new nodes are written and their values backed up (one compiled
 call each). Games, reasoning, MCTS, Gumbel, beam and best-of-N differ only in the expander, the
-rule, the budget and the branching width given here.
+rule, the budget and the branching width given here. Where the expander scores leaves in
+compiled code (rollouts, the rules: ``compiled_kernels``), the same steps run as one compiled
+loop (:func:`compiled_simulations`), with the same results.
 """
 
 from __future__ import annotations
