@@ -33,7 +33,7 @@ STEP = re.compile(r"(\d+) ([-+*/]) (\d+) = (\d+)")
 
 
 def probes(task, problems):  # noqa: ANN001, ANN201
-    """(prefix text, result text, operation) for every arithmetic step of the reference solutions."""
+    """(prefix text, result text, operation) of every arithmetic step of reference solutions."""
     out = []
     for problem in problems:
         steps = task.reference_solution(problem)
@@ -55,10 +55,14 @@ def accuracy(model, tokenizer, cases) -> dict:  # noqa: ANN001
         logits = model(torch.tensor([ids[:-1]]))[0]  # (T - 1, V)
         start = len(tokenizer.encode(prefix)) - 1
         predicted = logits[start : start + len(result)].argmax(-1).tolist()
-        right.setdefault(operation, []).append(predicted == ids[start + 1 : start + 1 + len(result)])
+        wanted = ids[start + 1 : start + 1 + len(result)]
+        right.setdefault(operation, []).append(predicted == wanted)
     every = [x for values in right.values() for x in values]
-    return {"all": float(np.mean(every)), "probes": len(every),
-            **{op: float(np.mean(v)) for op, v in sorted(right.items())}}
+    return {
+        "all": float(np.mean(every)),
+        "probes": len(every),
+        **{op: float(np.mean(v)) for op, v in sorted(right.items())},
+    }
 
 
 def main() -> None:
@@ -71,9 +75,13 @@ def main() -> None:
     model, tokenizer = load_tiny_gpt(run / "policy")
     cases = probes(task, task.test[:500])
     rng = np.random.default_rng([config.seed, 0xA417])  # its own stream, outside the pipeline's
-    texts = training_texts(task, task.train[: config.policy.problems], rng,
-                           samples_per_problem=config.policy.samples_per_problem,
-                           error_rate=config.policy.error_rate)
+    texts = training_texts(
+        task,
+        task.train[: config.policy.problems],
+        rng,
+        samples_per_problem=config.policy.samples_per_problem,
+        error_rate=config.policy.error_rate,
+    )
     training = dataclasses.replace(config.policy.training, steps=steps)
     done = config.policy.training.steps
     curve = [{"steps": done, "seconds": 0.0, **accuracy(model, tokenizer, cases)}]
@@ -81,11 +89,17 @@ def main() -> None:
     out = Path(__file__).with_name("arithmetic_curve.json")
     for _ in range(rounds):
         start = time.perf_counter()
-        model = train_tiny_gpt(training, texts, rng, tokenizer=tokenizer, model=model.train(),
-                               progress=False).model.eval()
+        model = train_tiny_gpt(
+            training, texts, rng, tokenizer=tokenizer, model=model.train(), progress=False
+        ).model.eval()
         done += steps
-        curve.append({"steps": done, "seconds": time.perf_counter() - start,
-                      **accuracy(model, tokenizer, cases)})
+        curve.append(
+            {
+                "steps": done,
+                "seconds": time.perf_counter() - start,
+                **accuracy(model, tokenizer, cases),
+            }
+        )
         print(json.dumps(curve[-1]), flush=True)
         out.write_text(json.dumps(curve, indent=1) + "\n")
 
