@@ -42,7 +42,8 @@ def openspiel_games(
     results = []
     for index in range(games):
         state = game.new_initial_state()
-        opening_rng = np.random.default_rng([seed, index, 0x0FE])  # as play_games draws it
+        # as play_games draws it: games 2k and 2k + 1 share their opening (paired openings)
+        opening_rng = np.random.default_rng([seed, index // 2, 0x0FE])
         for _ in range(openings):
             if state.is_terminal():
                 break

@@ -49,7 +49,7 @@ def _against(
     per snapshot ("test"), with interval bands and the fitted changepoint curves."""
     import matplotlib.pyplot as plt
 
-    figure, plot = plt.subplots(figsize=(8, 5.2))
+    figure, plot = plt.subplots(figsize=(8, 5.2))  # widened below for a long legend
     groups: list[Any]
     if axis == "train":
         groups = sorted({r.budget for r in rows})
@@ -92,7 +92,12 @@ def _against(
         plot.axhline(fit.config.perfect, color="black", linestyle=":", linewidth=1,
                      label="perfect play")  # fmt: skip
     plot.grid(alpha=0.3, which="both")
-    plot.legend(fontsize=7, ncol=2 if len(groups) > 8 else 1, loc="best")
+    if len(groups) > 8:  # beside the axes: inside, a long legend hides the data
+        figure.set_size_inches(8 + 3.2 * (1 + len(groups) // 26), 5.2)
+        plot.legend(fontsize=7, ncol=1 + len(groups) // 26, loc="upper left",
+                    bbox_to_anchor=(1.01, 1.0), borderaxespad=0)  # fmt: skip
+    else:
+        plot.legend(fontsize=7, loc="best")
     return _save(figure, path)
 
 
