@@ -175,6 +175,24 @@ def test_ray_workers_play_the_same_games_as_this_process(tmp_path):
     assert len(on_ray) == len(local) == 4
 
 
+def test_a_rerun_with_every_game_recorded_starts_no_ray(tmp_path, monkeypatch):
+    """Ray starts with the first chunk to play: checking a finished record costs no cluster."""
+    import experiment.cluster
+
+    options = {"games": 4, "batch": 2, "openings": 1}
+    played = tournament(tmp_path / "record.jsonl", LADDER[:2], **options)
+
+    def no_ray(*arguments, **keywords):  # noqa: ANN002, ANN003, ANN202
+        raise AssertionError("Ray was started for a finished tournament")
+
+    monkeypatch.setattr(experiment.cluster, "start_ray", no_ray)
+    config = TournamentConfig(workers=2, **options)
+    again = run_tournament(
+        TIC_TAC_TOE, LADDER[:2], tmp_path / "record.jsonl", config, 8, show_progress=False
+    )
+    assert [r.to_json() for r in again] == [r.to_json() for r in played]
+
+
 def arena(tmp_path: Path, *arguments: str) -> list[str]:
     record = tmp_path / "record.jsonl"
     return ["arena", "--game", "tic_tac_toe", "--record", str(record), "--workers", "0",
