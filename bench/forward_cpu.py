@@ -1,7 +1,8 @@
 """The policy-value forward on this CPU, one thread: the ways to run it, against eager fp32.
 
 Variants, each an ``Evaluator`` as self-play builds it (masked softmax and numpy copies
-included): eager fp32 (the peer), channels_last, ``torch.compile`` (its compile time reported
+included): eager fp32 (the peer), channels_last, batch norms folded into the convolutions,
+both (self-play's default), ``torch.compile`` of the default (its compile time reported
 apart), and ONNX Runtime's CPU provider when ``onnxruntime`` is importable (not a dependency:
 it did not win on this machine, docs/results/performance.md). Measured in alternating rounds at
 the Connect Four recipe's batch (128 games in lockstep) for the recipe's 4x32 net and the GPU
@@ -56,11 +57,14 @@ def measure(blocks: int, channels: int, rounds: int, seconds: float) -> dict:
     game = make_game("connect_four")
     config = NetworkConfig(blocks=blocks, channels=channels)
 
-    def evaluator(channels_last: bool = False, compile: bool = False) -> Evaluator:
+    def evaluator(
+        channels_last: bool = False, fold: bool = False, compile: bool = False
+    ) -> Evaluator:
         network = build_network(config, game.observation_shape, game.num_actions)
         return Evaluator(
-            network, "cpu", channels_last=channels_last, num_threads=1, compile=compile
-        )
+            network, "cpu", channels_last=channels_last, num_threads=1, compile=compile,
+            fold_batchnorm=fold,
+        )  # fmt: skip
 
     rng = np.random.default_rng(0)
     observations = (rng.random((BATCH, *game.observation_shape)) < 0.3).astype(np.float32)
@@ -68,7 +72,9 @@ def measure(blocks: int, channels: int, rounds: int, seconds: float) -> dict:
     variants = {
         "eager_fp32": evaluator(),
         "channels_last": evaluator(channels_last=True),
-        "compile": evaluator(compile=True),
+        "folded_norms": evaluator(fold=True),
+        "channels_last_folded": evaluator(channels_last=True, fold=True),  # the default
+        "compile": evaluator(channels_last=True, fold=True, compile=True),
     }
     start = time.perf_counter()
     variants["compile"].evaluate(observations, masks)

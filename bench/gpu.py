@@ -133,11 +133,11 @@ def forward_ceiling(config, sizes: Sizes, device: str) -> float:  # noqa: ANN001
     synchronize = torch.cuda.synchronize if evaluator.device.type == "cuda" else (lambda: None)
     with torch.inference_mode(), autocast(evaluator.device, evaluator.precision):
         for _ in range(3):
-            evaluator.network(inputs)
+            evaluator.forward(inputs)
         synchronize()
         count, start = 0, time.perf_counter()
         while count < 5 or time.perf_counter() - start < sizes.ceiling_seconds:
-            evaluator.network(inputs)
+            evaluator.forward(inputs)
             count += 1
         synchronize()
     return count * sizes.ceiling_batch / (time.perf_counter() - start)

@@ -5,6 +5,11 @@ CPU reserved), as a training run starts it. In alternating rounds one actor play
 while, then both play at once; the figure is the positions/s of both over one's (goal >= 1.7x on
 two cores). Each actor times its own play, so Ray's start-up and calls are outside the clock.
 
+Beside it, in the same rounds, the same two actors run only the raw forward of the recipe's net
+(a batch of the recipe's games, no search): what two of this machine's cores give work that
+shares no data and takes no lock (memory bandwidth, caches and the virtual CPUs' clock are
+shared), the ceiling for self-play's scaling here.
+
     python -m bench.ray_scaling [--quick]
 """
 
@@ -14,6 +19,8 @@ import statistics
 import time
 from typing import Any
 
+import numpy as np
+
 from bench.common import parse_arguments, report
 
 
@@ -21,9 +28,16 @@ class Player:
     """A recipe worker that plays for a given time and says how many positions it played."""
 
     def __init__(self, seed: int):
+        import torch
+
         from bench.selfplay_vs_forward import recipe_worker
 
-        self.worker = recipe_worker(seed=seed)[-1]
+        _, game, evaluator, _, self.worker = recipe_worker(seed=seed)
+        positions = np.stack([played.state for played in self.worker.games])
+        self.inputs = torch.from_numpy(game.observations(positions)).contiguous(
+            memory_format=evaluator.memory_format
+        )
+        self.evaluator = evaluator
 
     def play_for(self, seconds: float) -> tuple[int, float]:
         """(positions played, seconds taken): whole moves of all games until ``seconds``."""
@@ -32,6 +46,27 @@ class Player:
             self.worker.play(1)
             positions += len(self.worker.games)
         return positions, time.perf_counter() - start
+
+    def forward_for(self, seconds: float) -> tuple[int, float]:
+        """(evaluations, seconds taken): raw forwards of the games' batch until ``seconds``."""
+        import torch
+
+        evaluations, start = 0, time.perf_counter()
+        with torch.inference_mode():
+            while time.perf_counter() - start < seconds:
+                self.evaluator.forward(self.inputs)
+                evaluations += len(self.inputs)
+        return evaluations, time.perf_counter() - start
+
+
+def _scaling(players: list, method: str, seconds: float) -> tuple[float, float]:
+    """(rate of the first player alone, summed rate of both at once) of one round of
+    ``method``."""
+    import ray
+
+    count, elapsed = ray.get(getattr(players[0], method).remote(seconds))
+    both = ray.get([getattr(player, method).remote(seconds) for player in players])
+    return count / elapsed, sum(count / elapsed for count, elapsed in both)
 
 
 def measure(rounds: int, seconds: float) -> dict:
@@ -44,20 +79,25 @@ def measure(rounds: int, seconds: float) -> dict:
         actor: Any = ray.remote(num_cpus=1)(Player)  # Ray's stubs lack .remote
         players: list[Any] = [actor.remote(seed) for seed in (1, 2)]
         ray.get([player.play_for.remote(0.0) for player in players])  # built and compiled
-        one, two = [], []
+        rounds_of: dict[str, list[tuple[float, float]]] = {"play_for": [], "forward_for": []}
         for _ in range(rounds):
-            positions, elapsed = ray.get(players[0].play_for.remote(seconds))
-            one.append(positions / elapsed)
-            both = ray.get([player.play_for.remote(seconds) for player in players])
-            two.append(sum(positions / elapsed for positions, elapsed in both))
+            for method, results in rounds_of.items():
+                results.append(_scaling(players, method, seconds))
     finally:
         if started:
             ray.shutdown()
-    one_rate, two_rate = statistics.median(one), statistics.median(two)
+    (one, two), (forward_one, forward_two) = (
+        (statistics.median(r[0] for r in results), statistics.median(r[1] for r in results))
+        for results in rounds_of.values()
+    )
     return {
-        "one_worker_positions_per_s": round(one_rate, 1),
-        "two_workers_positions_per_s": round(two_rate, 1),
-        "ratio": round(two_rate / one_rate, 3),
+        "one_worker_positions_per_s": round(one, 1),
+        "two_workers_positions_per_s": round(two, 1),
+        "ratio": round(two / one, 3),
+        "raw_forward_one_per_s": round(forward_one),
+        "raw_forward_two_per_s": round(forward_two),
+        "raw_forward_scaling": round(forward_two / forward_one, 3),
+        "share_of_the_forward_scaling": round((two / one) / (forward_two / forward_one), 3),
         "rounds": rounds,
         "seconds_per_round": seconds,
     }
@@ -69,7 +109,8 @@ def main(argv: list[str] | None = None) -> dict:
     result = measure(rounds, seconds)
     line = (
         f"1 worker {result['one_worker_positions_per_s']:,.0f} positions/s, 2 workers "
-        f"{result['two_workers_positions_per_s']:,.0f} positions/s, ratio={result['ratio']:.2f}"
+        f"{result['two_workers_positions_per_s']:,.0f} positions/s (the raw forward scales "
+        f"{result['raw_forward_scaling']:.2f}x on the same cores), ratio={result['ratio']:.2f}"
     )
     return report("ray_scaling", result, line)
 

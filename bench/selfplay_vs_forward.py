@@ -63,7 +63,7 @@ def measure(rounds: int, seconds: float, overrides: tuple[str, ...] = ()) -> dic
         worker.play(1)
         return len(worker.games)
 
-    # The raw forward: the same evaluator's net on positions of the self-play batch's size,
+    # The raw forward: what the same evaluator runs, on positions of the self-play batch's size,
     # without search, softmax or copies.
     batch = max(1, round(counter.rows / counter.calls))
     positions = np.stack([worker.games[i % len(worker.games)].state for i in range(batch)])
@@ -73,7 +73,7 @@ def measure(rounds: int, seconds: float, overrides: tuple[str, ...] = ()) -> dic
 
     def forward() -> int:
         with torch.inference_mode():
-            evaluator.network(inputs)
+            evaluator.forward(inputs)
         return batch
 
     before = worker.stats.moves, worker.stats.seconds, worker.stats.forward_seconds

@@ -73,8 +73,9 @@ def make_evaluator(
     if full_precision:
         return Evaluator(network, device, "float32", False, threads)
     return Evaluator(
-        network, device, inference.precision, inference.channels_last, threads, inference.compile
-    )
+        network, device, inference.precision, inference.channels_last, threads, inference.compile,
+        inference.fold_batchnorm,
+    )  # fmt: skip
 
 
 @dataclass(frozen=True)

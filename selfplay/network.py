@@ -11,6 +11,7 @@ that the evaluator and the learner share.
 from __future__ import annotations
 
 import contextlib
+import copy
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -157,6 +158,72 @@ def build_network(
     return PolicyValueNet(config, observation_shape, num_actions, generator)
 
 
+def _conv_norm_pairs(network: nn.Module) -> list[tuple[str, str]]:
+    """Names of each convolution and the batch norm that reads its output: within each module,
+    a ``Conv2d`` child registered just before a ``BatchNorm2d`` child (the stem's and heads'
+    ``Sequential`` and ``ResidualBlock`` register their layers in the order they run, which
+    ``tests/test_inference_variants.py`` checks against the unfolded forward)."""
+    pairs = []
+    for parent_name, parent in network.named_modules():
+        children = list(parent.named_children())
+        for (conv_name, conv), (norm_name, norm) in zip(children, children[1:], strict=False):
+            if isinstance(conv, nn.Conv2d) and isinstance(norm, nn.BatchNorm2d):
+                prefix = f"{parent_name}." if parent_name else ""
+                pairs.append((prefix + conv_name, prefix + norm_name))
+    return pairs
+
+
+def folded_batchnorm(network: nn.Module, into: nn.Module | None = None) -> nn.Module:
+    """The inference form of ``network`` (in eval mode): each batch norm folded into the
+    convolution before it, conv(x) -> BN becoming one convolution with weight ``W * s`` and bias
+    ``beta + (b - mean) * s``, ``s = gamma / sqrt(var + eps)`` per output channel (Ioffe &
+    Szegedy 2015: in inference BN is a fixed affine map). The same function in float32 up to
+    rounding, one pass over the activations fewer per layer. ``into``: a form made earlier by
+    this function, refreshed in place from ``network``'s current weights (its tensors keep
+    their identity, so a ``torch.compile`` of it stays valid)."""
+    pairs = _conv_norm_pairs(network)
+    if into is None:
+        into = copy.deepcopy(network).eval()
+        for conv_name, norm_name in pairs:
+            conv = into.get_submodule(conv_name)
+            assert isinstance(conv, nn.Conv2d)
+            folded = nn.Conv2d(
+                conv.in_channels, conv.out_channels, conv.kernel_size, conv.stride,  # type: ignore[arg-type]
+                conv.padding, conv.dilation, conv.groups, bias=True,  # type: ignore[arg-type]
+                device=conv.weight.device, dtype=conv.weight.dtype,
+            )  # fmt: skip
+            folded.weight.data = folded.weight.data.contiguous(
+                memory_format=_memory_format(conv.weight)
+            )
+            into.set_submodule(conv_name, folded)
+            into.set_submodule(norm_name, nn.Identity())
+    source = network.state_dict()
+    with torch.no_grad():
+        folded_names = set()
+        for conv_name, norm_name in pairs:
+            conv, norm = network.get_submodule(conv_name), network.get_submodule(norm_name)
+            assert isinstance(conv, nn.Conv2d) and isinstance(norm, nn.BatchNorm2d)
+            assert norm.running_mean is not None and norm.running_var is not None
+            scale = norm.weight / torch.sqrt(norm.running_var + norm.eps)  # (out,)
+            bias = conv.bias if conv.bias is not None else torch.zeros_like(scale)
+            target = into.get_submodule(conv_name)
+            assert isinstance(target, nn.Conv2d) and target.bias is not None
+            target.weight.copy_(conv.weight * scale.view(-1, 1, 1, 1))
+            target.bias.copy_(norm.bias + (bias - norm.running_mean) * scale)
+            folded_names.update({f"{conv_name}.weight", f"{conv_name}.bias"})
+        for name, tensor in into.state_dict().items():
+            if name not in folded_names:
+                tensor.copy_(source[name])
+    return into
+
+
+def _memory_format(tensor: torch.Tensor) -> torch.memory_format:
+    if tensor.dim() == 4 and tensor.is_contiguous(memory_format=torch.channels_last):
+        if not tensor.is_contiguous():
+            return torch.channels_last
+    return torch.contiguous_format
+
+
 def masked_log_softmax(logits: torch.Tensor, legal_mask: torch.Tensor) -> torch.Tensor:
     """log-probabilities over legal moves only: logits (B, A), legal_mask (B, A) bool -> (B, A)
     float32, -inf on illegal moves (so their probability is exactly zero). A row without legal
@@ -169,7 +236,9 @@ def masked_log_softmax(logits: torch.Tensor, legal_mask: torch.Tensor) -> torch.
 def masked_softmax(logits: torch.Tensor, legal_mask: torch.Tensor) -> torch.Tensor:
     """Priors: logits (B, A), legal_mask (B, A) bool -> (B, A) float32 summing to 1 over legal
     moves and 0 on illegal ones (all zeros in a row without legal moves)."""
-    return torch.exp(masked_log_softmax(logits, legal_mask))
+    masked = torch.where(legal_mask, logits.float(), float("-inf"))
+    # A row without legal moves is NaN after the softmax; the second where makes it zeros.
+    return torch.where(legal_mask, torch.softmax(masked, dim=-1), 0.0)
 
 
 def resolve_device(device: str | torch.device = "auto") -> torch.device:

@@ -278,10 +278,10 @@ def test_server_reports_errors_to_every_caller_and_loads_weights():
     observations, masks = random_positions(game, 4, seed=12)
     with pytest.raises(ValueError, match="legal_masks"):  # checked in the caller's thread
         server.evaluate(observations, masks[:, :3])
-    other = recording_evaluator(game)
     generator = torch.Generator().manual_seed(5)
-    other.network = build_network(SMALL, game.observation_shape, game.num_actions, generator)
-    other.network.eval()
+    other = RecordingEvaluator(
+        build_network(SMALL, game.observation_shape, game.num_actions, generator), "cpu"
+    )
     assert server.load_weights(other.network.state_dict(), version=1)
     assert server.version == 1
     np.testing.assert_allclose(server.evaluate(observations, masks)[1],

@@ -67,7 +67,7 @@ def test_new_weights_forget_the_kept_prefixes():
 
 def test_the_cache_keeps_at_most_its_tokens_dropping_the_least_recently_used():
     cache = PrefixCache(max_tokens=5)
-    state = ([torch.zeros(1, 2, 1)], [torch.zeros(1, 2, 1)])
+    state = (torch.zeros(1, 1, 2, 1), torch.zeros(1, 1, 2, 1))  # (layers, H, n, D)
     cache.store([1, 2], *state)
     cache.store([3, 4], *state)
     assert cache.longest([1, 2, 9], limit=2)[0] == 2  # [1, 2] is now the most recent

@@ -34,17 +34,15 @@ class TinyGPTConfig:
 
 
 class KVCache:
-    """Keys and values of every layer for ``capacity`` slots, filled left to right in lockstep."""
+    """Keys and values of every layer for ``capacity`` slots, filled left to right in lockstep:
+    ``keys`` and ``values`` (layers, B, H, capacity, D), one tensor each, so that selecting rows
+    or reading one row's slots is one operation for all layers (``keys[layer]`` is a layer's)."""
 
     def __init__(self, config: TinyGPTConfig, batch_size: int, capacity: int, device, dtype):
         head_size = config.embedding_dim // config.num_heads
-        shape = (batch_size, config.num_heads, capacity, head_size)
-        self.keys = [
-            torch.zeros(shape, device=device, dtype=dtype) for _ in range(config.num_layers)
-        ]
-        self.values = [
-            torch.zeros(shape, device=device, dtype=dtype) for _ in range(config.num_layers)
-        ]
+        shape = (config.num_layers, batch_size, config.num_heads, capacity, head_size)
+        self.keys = torch.zeros(shape, device=device, dtype=dtype)
+        self.values = torch.zeros(shape, device=device, dtype=dtype)
         self.key_valid = torch.zeros((batch_size, capacity), dtype=torch.bool, device=device)
         self.length = 0  # slots filled so far
 
@@ -54,9 +52,14 @@ class KVCache:
 
     def select(self, rows: torch.Tensor) -> None:
         """Keep only ``rows`` (a LongTensor of row indices, repeats allowed), in that order."""
-        self.keys = [keys[rows] for keys in self.keys]
-        self.values = [values[rows] for values in self.values]
+        self.keys = self.keys[:, rows]
+        self.values = self.values[:, rows]
         self.key_valid = self.key_valid[rows]
+
+    def row_slots(self, row: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """Keys and values (layers, H, n, D) of ``row``'s n filled slots, in slot order."""
+        filled = self.key_valid[row, : self.length].nonzero().squeeze(1)  # (n,)
+        return self.keys[:, row, :, filled], self.values[:, row, :, filled]
 
 
 class CausalSelfAttention(nn.Module):

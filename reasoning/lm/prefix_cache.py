@@ -2,7 +2,7 @@
 
 A tree search asks for steps from prefixes that extend earlier ones: a child's prefix is its
 parent's prefix plus one sampled step, and the sampler ran exactly those tokens when it drew the
-step. Kept here (per prefix: every layer's keys and values), the next call runs only the tokens
+step. Kept here (per prefix: the keys and values of every layer), the next call runs only the tokens
 no kept prefix covers, as a serving engine with prefix caching (vLLM, SGLang's radix tree) does.
 Bounded by the tokens it holds; the least recently used prefixes go first.
 """
@@ -14,8 +14,8 @@ from collections.abc import Sequence
 
 import torch
 
-# Per layer: keys (H, n, D) and values (H, n, D) of a prefix of n tokens.
-PrefixState = tuple[list[torch.Tensor], list[torch.Tensor]]
+# Keys (layers, H, n, D) and values (layers, H, n, D) of a prefix of n tokens.
+PrefixState = tuple[torch.Tensor, torch.Tensor]
 
 
 class PrefixCache:
@@ -40,8 +40,8 @@ class PrefixCache:
         self._lengths.clear()
         self.tokens = 0
 
-    def store(self, ids: Sequence[int], keys: list[torch.Tensor], values: list[torch.Tensor]):
-        """Keep the keys and values (per layer (H, len(ids), D)) of the prefix ``ids``."""
+    def store(self, ids: Sequence[int], keys: torch.Tensor, values: torch.Tensor):
+        """Keep the keys and values (layers, H, len(ids), D) of the prefix ``ids``."""
         key = tuple(ids)
         if not key or len(key) > self.max_tokens:
             return

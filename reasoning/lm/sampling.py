@@ -149,10 +149,9 @@ class TinyGPTPolicy:
         for row, (length, state) in enumerate(found):
             if state is None:
                 continue
-            keys, values = state
-            for layer in range(len(cache.keys)):
-                cache.keys[layer][row, :, cached - length : cached] = keys[layer]
-                cache.values[layer][row, :, cached - length : cached] = values[layer]
+            keys, values = state  # (layers, H, length, D)
+            cache.keys[:, row, :, cached - length : cached] = keys
+            cache.values[:, row, :, cached - length : cached] = values
             cache.key_valid[row, cached - length : cached] = True
         cache.length = cached
         return cache, self.model(tokens, valid, cache)[:, -1]
@@ -161,11 +160,8 @@ class TinyGPTPolicy:
         """Keep the keys and values of ``batch_row``'s filled slots as those of ``ids``."""
         if self.prefix_cache is None:
             return
-        filled = cache.key_valid[batch_row, : cache.length]  # (S,)
-        length = cache.length
-        keys = [layer[batch_row, :, :length][:, filled] for layer in cache.keys]  # (H, n, D)
-        values = [layer[batch_row, :, :length][:, filled] for layer in cache.values]
-        assert keys[0].shape[1] == len(ids), (keys[0].shape, len(ids))
+        keys, values = cache.row_slots(batch_row)  # (layers, H, n, D)
+        assert keys.shape[2] == len(ids), (keys.shape, len(ids))
         self.prefix_cache.store(ids, keys, values)
 
     @torch.inference_mode()
