@@ -2,8 +2,9 @@
 
 Each actor is the Connect Four recipe's worker (configs/connect4.yaml, one torch thread, one
 CPU reserved), as a training run starts it. In alternating rounds one actor plays alone for a
-while, then both play at once; the figure is the positions/s of both over one's (goal >= 1.7x on
-two cores). Each actor times its own play, so Ray's start-up and calls are outside the clock.
+while, then both play at once; the figure is the median over rounds of the positions/s of both
+over one's (goal >= 1.7x on two cores). Each actor times its own play, so Ray's start-up and
+calls are outside the clock.
 
 Beside it, in the same rounds, the same two actors run only the raw forward of the recipe's net
 (a batch of the recipe's games, no search): what two of this machine's cores give work that
@@ -86,18 +87,27 @@ def measure(rounds: int, seconds: float) -> dict:
     finally:
         if started:
             ray.shutdown()
-    (one, two), (forward_one, forward_two) = (
-        (statistics.median(r[0] for r in results), statistics.median(r[1] for r in results))
+    # Each round's ratio pairs the two rates measured seconds apart; the figure is their median,
+    # which a change in the machine's speed between rounds (other tenants) moves less.
+    (one, two, scaling), (forward_one, forward_two, forward_scaling) = (
+        (
+            statistics.median(alone for alone, _ in results),
+            statistics.median(both for _, both in results),
+            [both / alone for alone, both in results],
+        )
         for results in rounds_of.values()
     )
+    ratio, forward_ratio = statistics.median(scaling), statistics.median(forward_scaling)
     return {
         "one_worker_positions_per_s": round(one, 1),
         "two_workers_positions_per_s": round(two, 1),
-        "ratio": round(two / one, 3),
+        "ratio": round(ratio, 3),
+        "ratio_per_round": [round(x, 3) for x in scaling],
         "raw_forward_one_per_s": round(forward_one),
         "raw_forward_two_per_s": round(forward_two),
-        "raw_forward_scaling": round(forward_two / forward_one, 3),
-        "share_of_the_forward_scaling": round((two / one) / (forward_two / forward_one), 3),
+        "raw_forward_scaling": round(forward_ratio, 3),
+        "raw_forward_scaling_per_round": [round(x, 3) for x in forward_scaling],
+        "share_of_the_forward_scaling": round(ratio / forward_ratio, 3),
         "rounds": rounds,
         "seconds_per_round": seconds,
     }

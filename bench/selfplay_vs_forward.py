@@ -2,9 +2,10 @@
 games per worker) on one core, against the raw forward of the same net at the same batch size.
 
 The ceiling: a worker can play no faster than its net evaluates, so positions/s <= (raw batched
-forward evaluations/s) / (evaluations per position). The figure is self-play's positions/s over
-that ceiling (goal >= 0.8); the share of self-play's time spent inside the evaluator is
-reported beside it. Both are measured in alternating rounds in this process.
+forward evaluations/s) / (evaluations per position), the raw forward run on batches of the sizes
+self-play's forwards had (recorded over about a game's length of moves). The figure is
+self-play's positions/s over that ceiling (goal >= 0.8); the share of self-play's time spent
+inside the evaluator is reported beside it. Both are measured in alternating rounds in this process.
 
     python -m bench.selfplay_vs_forward [--quick]
 """
@@ -20,17 +21,22 @@ import numpy as np
 from bench.common import interleaved_rates, parse_arguments, report
 
 RECIPE = Path(__file__).parents[1] / "configs" / "connect4.yaml"
+MOVES_RECORDED = 30  # Connect Four games of the recipe last about 28 moves
 
 
 class _BatchCounter:
-    """A PolicyValueFn that passes calls through and counts calls and rows."""
+    """A PolicyValueFn that passes calls through, counts calls and rows, and records the size
+    of each batch while ``sizes`` is a list."""
 
     def __init__(self, evaluate):  # noqa: ANN001
         self.evaluate, self.calls, self.rows = evaluate, 0, 0
+        self.sizes: list[int] | None = None
 
     def __call__(self, observations: np.ndarray, masks: np.ndarray):  # noqa: ANN204
         self.calls += 1
         self.rows += len(observations)
+        if self.sizes is not None:
+            self.sizes.append(len(observations))
         return self.evaluate(observations, masks)
 
 
@@ -63,18 +69,24 @@ def measure(rounds: int, seconds: float, overrides: tuple[str, ...] = ()) -> dic
         worker.play(1)
         return len(worker.games)
 
-    # The raw forward: what the same evaluator runs, on positions of the self-play batch's size,
-    # without search, softmax or copies.
-    batch = max(1, round(counter.rows / counter.calls))
-    positions = np.stack([worker.games[i % len(worker.games)].state for i in range(batch)])
+    # The raw forward: what the same evaluator runs, without search, softmax or copies, on
+    # batches of the sizes self-play's forwards had, in their order, recorded over about one
+    # game's length of moves (games end and restart at different moves, and terminal leaves need
+    # no forward, so most batches hold fewer rows than there are games).
+    counter.sizes = []
+    for _ in range(MOVES_RECORDED):
+        worker.play(1)
+    sizes, counter.sizes = counter.sizes, None
+    positions = np.stack([worker.games[i % len(worker.games)].state for i in range(max(sizes))])
     inputs = torch.from_numpy(game.observations(positions)).contiguous(
         memory_format=evaluator.memory_format
     )
 
     def forward() -> int:
         with torch.inference_mode():
-            evaluator.forward(inputs)
-        return batch
+            for size in sizes:
+                evaluator.forward(inputs[:size])
+        return sum(sizes)
 
     before = worker.stats.moves, worker.stats.seconds, worker.stats.forward_seconds
     calls_before, rows_before = counter.calls, counter.rows
@@ -91,7 +103,7 @@ def measure(rounds: int, seconds: float, overrides: tuple[str, ...] = ()) -> dic
         "forward_share_of_selfplay_time": round(forward_share, 3),
         "evaluations_per_position": round(evaluations_per_position, 2),
         "mean_forward_batch": round((counter.rows - rows_before) / (counter.calls - calls_before)),
-        "forward_batch_measured": batch,
+        "raw_forward_batches": f"{len(sizes)} recorded sizes, mean {np.mean(sizes):.0f}",
         "network": f"{config.network.blocks}x{config.network.channels}",
         "search": f"{config.search.rule}, {config.search.simulations} simulations",
         "games_per_worker": config.selfplay.games_per_worker,
