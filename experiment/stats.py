@@ -5,11 +5,29 @@ mean, and the Elo difference of a score. One function per kind; both domains cal
 from __future__ import annotations
 
 import math
+from statistics import NormalDist
 
 import numpy as np
 
+_NORMAL = NormalDist()
 
-def wilson_interval(successes: float, trials: int, z: float = 1.96) -> tuple[float, float]:
+
+def normal_quantile(probability: float) -> float:
+    """The standard normal quantile Phi^-1(``probability``): 1.959964 at 0.975, 1.644854 at 0.95.
+    The one place every interval of the project takes its z from."""
+    return _NORMAL.inv_cdf(probability)
+
+
+Z_95 = normal_quantile(0.975)  # two-sided 95% intervals
+ONE_SIDED_Z_95 = normal_quantile(0.95)  # one-sided 95% bounds: P(rate <= bound) = 95%
+
+
+# Wilson intervals keep z = 1.96, the rounded Z_95 they were first published with: every score
+# interval in docs/results reads the same again (tests/test_stats.py holds them to it exactly).
+WILSON_Z_95 = 1.96
+
+
+def wilson_interval(successes: float, trials: int, z: float = WILSON_Z_95) -> tuple[float, float]:
     """Wilson score interval of a success rate; (0, 1) for no trials. Draws count half a win.
 
     This is ``scipy.stats.binomtest(k, n).proportion_ci(method="wilson")`` (tested equal), with
@@ -90,8 +108,6 @@ def bias_corrected_interval(
     takes the quantiles Phi(2 z0 -+ z) instead of Phi(-+z); z0 = 0 gives
     :func:`percentile_interval`, as does an estimate that is not finite. Undefined (NaN)
     resamples count against both bounds, as there."""
-    from scipy.stats import norm
-
     samples = np.asarray(samples, np.float64)
     if len(samples) == 0:
         return math.nan, math.nan
@@ -100,7 +116,7 @@ def bias_corrected_interval(
     if math.isfinite(estimate) and len(defined):
         below = np.mean(defined < estimate) + 0.5 * np.mean(defined == estimate)
         edge = 0.5 / len(defined)  # a share of 0 or 1 says only "beyond every resample"
-        bias = float(norm.ppf(min(max(below, edge), 1 - edge)))
-    z = float(norm.ppf((1 + level) / 2))
-    low, high = _quantiles(samples, float(norm.cdf(2 * bias - z)), float(norm.cdf(2 * bias + z)))
+        bias = normal_quantile(float(min(max(below, edge), 1 - edge)))
+    z = normal_quantile((1 + level) / 2)
+    low, high = _quantiles(samples, _NORMAL.cdf(2 * bias - z), _NORMAL.cdf(2 * bias + z))
     return float(low), float(high)

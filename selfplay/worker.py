@@ -11,13 +11,11 @@ from typing import Literal
 
 import numpy as np
 
-from experiment.stats import wilson_interval
+from experiment.stats import ONE_SIDED_Z_95, wilson_interval
 from games.base import Game
 from search.config import SearchConfig, build_search
 from search.expanders import GameExpander, PolicyValueFn
 from selfplay.replay import GameRecord
-
-ONE_SIDED_Z_95 = 1.644854  # the normal 95% quantile: P(rate <= bound) = 95%
 
 
 @dataclass(frozen=True)

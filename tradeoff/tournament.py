@@ -41,6 +41,7 @@ from experiment.ratings import (
     rate,
     results_from_games,
 )
+from experiment.stats import Z_95
 from games.base import Game
 from search.play import Bot, MatchRecord, play_games
 
@@ -48,8 +49,6 @@ from search.play import Bot, MatchRecord, play_games
 PlayerFactory = Callable[[Game, str, int, Sequence[str]], Bot]
 Pair = tuple[str, str]  # in the agents' given order: the first plays first in even games
 Key = tuple[Pair, int, int]  # (pair, seed, game index)
-
-Z_95 = 1.959964  # two-sided 95% normal quantile
 
 
 @dataclass(frozen=True)
