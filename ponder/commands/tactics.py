@@ -5,7 +5,10 @@ The positions are generated from the rules with ``--seed`` (never used in traini
 tactics (a win in one; the only move that does not lose at once) and proven positions (late-game
 positions classic MCTS with proven values solved move by move, where some move throws the
 game-theoretic value away and that are no one-move tactic: rarer, and slower to find, about one
-per 64 random Connect Four games at 24 plies). Players as in ``ponder match``.
+per 64 random Connect Four games at 24 plies), and with ``--solved N`` positions from any stage
+of a game whose every move the game's exact solver valued (tic-tac-toe, Connect Four, Hex up to
+4x4), where some move throws the value away and that are no one-move tactic. Players as in
+``ponder match``.
 """
 
 from __future__ import annotations
@@ -20,6 +23,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--positions", type=int, default=200, help="one-move tactics (200)")
     parser.add_argument("--proven", type=int, default=50, help="proven positions (default 50)")
     parser.add_argument("--min-plies", type=int, default=24, help="of proven positions (24)")
+    parser.add_argument(
+        "--solved", type=int, default=0, help="positions valued by the exact solver (default 0)"
+    )
+    parser.add_argument("--solved-plies", type=int, default=12, help="of solved positions (12)")
     parser.add_argument("--seed", type=int, default=1, help="of the positions (default 1)")
     parser.add_argument("--json", help="append one JSON line per player and kind to this file")
 
@@ -33,13 +40,18 @@ def run(args: argparse.Namespace) -> int:
     from ponder.commands._bots import canonical_specs, make_player, players_and_game
     from tradeoff.tactics import score_tactics, tactic_set
 
-    if args.positions < 2 or args.proven < 0:
-        raise UserError("--positions must be at least 2 (half wins, half blocks), --proven >= 0")
+    if args.positions < 2 or args.proven < 0 or args.solved < 0:
+        raise UserError(
+            "--positions must be at least 2 (half wins, half blocks), --proven and --solved >= 0"
+        )
     specs, game = players_and_game(args.player, args.game, args.game_parameters)
     specs = canonical_specs(specs, args.sims, args.search)
     players = [make_player(game, spec, args.sims) for spec in specs]
     start = time.perf_counter()
-    tactics = tactic_set(game, args.positions, args.proven, args.seed, args.min_plies)
+    tactics = tactic_set(
+        game, args.positions, args.proven, args.seed, args.min_plies, args.solved,
+        args.solved_plies,
+    )  # fmt: skip
     print(
         f"{len(tactics)} positions of {game.display_name} (seed {args.seed}) in "
         f"{time.perf_counter() - start:.0f} s",

@@ -18,3 +18,7 @@ $P match $R@800 mcts:1000 --games 400 --openings 2 --batch 50 --record $out/matc
 # The same net with PUCT instead of the run's Gumbel rule at test time (2026-12-01, commit 68bbe4c):
 $P match $R@200:puct mcts:1000 --games 400 --openings 2 --batch 50 --record $out/match_open2_puct.jsonl > $out/match_open2_puct.txt 2>&1
 $P match $R@200:puct mcts:1000 --games 400 --openings 0 --batch 50 --record $out/match_open0_puct.jsonl > $out/match_open0_puct.txt 2>&1
+# Positions valued by the exact solver (2026-12-01, evening): 200 from random games at 12 plies
+# or more where some move throws the value away and no one-move tactic decides, beside the
+# 200 one-move tactics; the net with its Gumbel rule and with PUCT, and classic MCTS:
+$P tactics $R@200 $R@800 $R@200:puct $R@800:puct mcts:200 mcts:800 mcts:1000 --positions 200 --proven 0 --solved 200 --solved-plies 12 --json $out/tactics_solved.jsonl > $out/tactics_solved.txt 2>&1
