@@ -17,10 +17,11 @@ from games.base import Game
 @dataclass(frozen=True)
 class Tactic:
     """A position (the moves from the start) and the set of moves that solve it: a win in one,
-    the one move that does not lose at once (block), or the moves that keep a proven value."""
+    the one move that does not lose at once (block), or the moves that keep a proven value
+    (proven: by a search; solved: by the game's exact solver)."""
 
     moves: tuple[int, ...]
-    kind: Literal["win", "block", "proven"]
+    kind: Literal["win", "block", "proven", "solved"]
     answers: frozenset[int]
 
 
