@@ -26,7 +26,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--solved", type=int, default=0, help="positions valued by the exact solver (default 0)"
     )
-    parser.add_argument("--solved-plies", type=int, default=12, help="of solved positions (12)")
+    parser.add_argument(
+        "--solved-plies",
+        type=int,
+        default=12,
+        help="of solved positions (12; Connect Four positions in the opening take the solver "
+        "minutes each)",
+    )
     parser.add_argument("--seed", type=int, default=1, help="of the positions (default 1)")
     parser.add_argument("--json", help="append one JSON line per player and kind to this file")
 
