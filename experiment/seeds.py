@@ -29,6 +29,7 @@ ROLES = {
     "expert_iteration": 11,  # indices (round,): that round's searches and fine-tuning batches
     "paired_bootstrap": 12,  # the problems resampled for paired differences' intervals
     "tree_search": 13,  # indices (seed number,): the evaluation's tree searches after the first
+    "policy_drills": 14,  # the fresh problems whose arithmetic steps make the policy's drills
 }
 
 

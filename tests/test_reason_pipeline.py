@@ -49,6 +49,7 @@ def test_smoke_run_writes_every_output(smoke_run):
     searches = ("beam/prm", "beam/oracle", "dvts/prm", "dvts/oracle", "mcts_puct/prm")
     searches += ("mcts_gumbel/prm", "mcts_gumbel/oracle")
     assert methods == {"greedy", *searches} | {f"best_of_n/{s}" for s in selections}
+    assert json.loads((run / "policy" / "phase.json").read_text())["drills"] == 0
     for row in rows:
         candidates, distinct = float(row["candidates"]), float(row["distinct_candidates"])
         if row["method"].startswith(("beam/", "dvts/", "greedy", "mcts")):
@@ -161,6 +162,20 @@ def test_rerun_resumes_from_the_run_directory(smoke_run, capsys):
     # ... the verifiers' measurement is redone, their training is not
     assert "verifiers: reusing" in output and "prm on 4 held-out problems" in output
     assert json.loads((run / "verifiers.json").read_text())["samples_per_problem"] == 3
+
+
+def test_policy_drills_join_the_training_texts(tmp_path):
+    """policy.drills: 0.5 trains the policy on half as many arithmetic drills as solutions, and
+    the phase's record says how many. (This policy's DVTS subtrees finish the same solution
+    twice on some problems: each is one candidate.)"""
+    arguments = ["reason", str(SMOKE), f"run.root={tmp_path}", "progress=false"]
+    assert main([*arguments, "policy.drills=0.5"]) == 0
+    run = tmp_path / "countdown-smoke"
+    policy = json.loads((run / "policy" / "phase.json").read_text())
+    assert policy["drills"] == round(0.5 * policy["texts"]) > 0
+    for row in read_rows(run / "results.csv"):
+        if row["method"].startswith("dvts/"):
+            assert float(row["distinct_candidates"]) == float(row["candidates"])
 
 
 def test_expert_iteration_rounds_are_checkpoints_with_their_train_flops(tmp_path, capsys):

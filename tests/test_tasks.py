@@ -12,6 +12,7 @@ from fractions import Fraction
 import numpy as np
 import pytest
 
+from experiment import UserError
 from reasoning.tasks import (
     ArithmeticChainTask,
     ChainProblem,
@@ -29,6 +30,7 @@ from reasoning.tasks import (
     training_texts,
 )
 from reasoning.tasks.format import apply_operator, format_number
+from reasoning.tasks.solutions import DRILL_LINES, arithmetic_drills
 from reasoning.tasks.solver import POSITIVE_INTEGERS, RATIONALS, can_make, canonical, min_steps
 
 
@@ -445,3 +447,26 @@ def test_a_train_file_problem_needs_a_solution(tmp_path):
     path = write_lines(tmp_path / "train.jsonl", ['{"numbers": [2, 3], "target": 97}'])
     with pytest.raises(ValueError, match="train.jsonl:1: target 97 cannot be made from"):
         make_task("countdown", train_file=str(path))
+
+
+def test_arithmetic_drills_are_true_steps_of_fresh_problems(tmp_path):
+    """Each drill is a question line, then DRILL_LINES true arithmetic steps of problems drawn
+    afresh (none of the excluded ones), reproducible from the stream; a task without arithmetic
+    steps is refused in one line."""
+    task = CountdownTask(num_numbers=4, number_range=(1, 50), seed=0, train_size=50, test_size=10)
+    own = {problem.key for problem in (*task.train, *task.test)}
+    drills = arithmetic_drills(task, 20, np.random.default_rng(3), own)
+    assert drills == arithmetic_drills(task, 20, np.random.default_rng(3), own)
+    assert len(drills) == 20 and len(set(drills)) == 20
+    for drill in drills:
+        question, *steps = drill.splitlines()
+        assert question == "Q: Arithmetic." and len(steps) == DRILL_LINES
+        assert all(parse_equation(step).is_true() for step in steps)
+    game24 = arithmetic_drills(
+        Game24Task(seed=0, train_size=20, test_size=5), 3, np.random.default_rng(0)
+    )
+    assert all(len(drill.splitlines()) == DRILL_LINES + 1 for drill in game24)
+    path = tmp_path / "problems.jsonl"
+    path.write_text('{"question": "Tom has 3 apples.", "answer": "3"}\n')
+    with pytest.raises(UserError, match="policy.drills"):
+        arithmetic_drills(JsonlTask(path=str(path)), 1, np.random.default_rng(0))

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from experiment.config import Fraction, NonNegativeInt, PositiveInt
+from experiment.config import Fraction, NonNegativeFloat, NonNegativeInt, PositiveInt
 from reasoning.labels import LabelConfig
 from reasoning.lm.model import TinyGPTConfig
 from reasoning.lm.train import TrainingConfig
@@ -77,6 +77,9 @@ class PolicySection:
     )
     samples_per_problem: int = 2
     error_rate: float = 0.1
+    # Arithmetic drill texts per solution text (reasoning.tasks.solutions.arithmetic_drills):
+    # 0 none; 1.0 as many drills as solutions, each 8 arithmetic steps of fresh problems.
+    drills: NonNegativeFloat = 0.0
 
 
 @dataclass(frozen=True)

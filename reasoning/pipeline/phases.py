@@ -132,7 +132,7 @@ def policy_phase(context: Context) -> PolicyPhase:
     from reasoning.lm.sampling import TinyGPTPolicy
     from reasoning.lm.tokenizer import CharTokenizer
     from reasoning.lm.train import train_tiny_gpt
-    from reasoning.tasks.solutions import training_texts
+    from reasoning.tasks.solutions import arithmetic_drills, training_texts
 
     directory = context.run.path / "policy"
     record = begin(directory, key, "policy", context.log)
@@ -142,8 +142,17 @@ def policy_phase(context: Context) -> PolicyPhase:
             context.task, context.task.train[: section.problems], rng,
             samples_per_problem=section.samples_per_problem, error_rate=section.error_rate,
         )  # fmt: skip
-        context.log(f"policy: training the tiny GPT on {len(texts)} solutions")
-        result = train_tiny_gpt(section.training, texts, rng, progress=config.progress)
+        drills = []
+        if section.drills:
+            own = {problem.key for problem in (*context.task.train, *context.task.test)}
+            drills = arithmetic_drills(
+                context.task, round(section.drills * len(texts)),
+                np.random.default_rng(stream_seed(config.seed, "policy_drills")), own,
+            )  # fmt: skip
+        context.log(
+            f"policy: training the tiny GPT on {len(texts)} solutions and {len(drills)} drills"
+        )
+        result = train_tiny_gpt(section.training, texts + drills, rng, progress=config.progress)
         save_tiny_gpt(directory, result.model, CharTokenizer())
         _curve(context.writer, "reason/policy/loss", result.losses)
         record = finish(
@@ -153,6 +162,7 @@ def policy_phase(context: Context) -> PolicyPhase:
                 "flops": result.flops,
                 "seconds": result.seconds,
                 "texts": len(texts),
+                "drills": len(drills),
                 "final_loss": float(np.mean(result.losses[-20:])),
                 "parameters": result.model.num_parameters,
             },

@@ -203,6 +203,10 @@ def beam_search(
     outcomes = []
     for p, prompt in enumerate(prompts):
         leaves = [leaf for root in roots[owners == p] for leaf in _leaves(expander, root)]
+        # Each tree drops its own duplicates; independent subtrees (DVTS) can still finish the
+        # same solution, which is one candidate too.
+        texts = [expander.node(leaf).prefix for leaf in leaves]
+        leaves = [leaf for i, leaf in enumerate(leaves) if texts[i] not in texts[:i]]
         outcomes.append(_outcome(expander, int(ids[p]), prompt, leaves, selection))
     return outcomes
 

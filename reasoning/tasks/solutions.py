@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Hashable, Sequence
 
 import numpy as np
 
-from reasoning.tasks.base import Problem, Task
+from reasoning.tasks.base import GeneratedTask, Problem, Task
+from reasoning.tasks.format import parse_equation
+
+DRILL_LINES = 8  # arithmetic steps per drill text
+DRILL_PROBLEM = Problem(question="Arithmetic.", answer="")
 
 
 def example_text(task: Task, problem: Problem, steps: Sequence[str]) -> str:
@@ -32,4 +36,41 @@ def training_texts(
         example_text(task, problem, task.sample_solution(problem, rng, error_rate))
         for problem in problems
         for _ in range(samples_per_problem)
+    ]
+
+
+def arithmetic_drills(
+    task: Task,
+    count: int,
+    rng: np.random.Generator,
+    exclude: Collection[Hashable] = (),
+    lines: int = DRILL_LINES,
+) -> list[str]:
+    """``count`` drill texts for a policy: a question line ``Q: Arithmetic.`` (context, as a
+    question is), then ``lines`` arithmetic steps (``a op b = c``) of reference solutions to
+    fresh problems drawn with ``rng``, none whose key is in ``exclude`` (the run's own
+    problems). Solutions are about a third arithmetic; drills put more carries in each batch
+    (docs/results/countdown.md: 80% of a countdown4 policy's results right against 47% without
+    them, same steps). Raises UserError for a task whose steps are not arithmetic."""
+    from experiment import UserError
+
+    refusal = (
+        f"policy.drills: the {task.name} task has no generated problems with arithmetic steps "
+        "('a op b = c'); drills are for countdown, game24 and chains"
+    )
+    if not isinstance(task, GeneratedTask):
+        raise UserError(refusal)
+    steps: list[str] = []
+    draws = 0
+    while len(steps) < count * lines:
+        problem = task.sample_problem(rng)
+        draws += 1
+        if draws > 1000 and not steps:
+            raise UserError(refusal)
+        if problem is None or problem.key in exclude:
+            continue
+        steps += [step for step in task.reference_solution(problem) if parse_equation(step)]
+    return [
+        task.prompt(DRILL_PROBLEM) + task.solution_text(steps[start : start + lines])
+        for start in range(0, count * lines, lines)
     ]
