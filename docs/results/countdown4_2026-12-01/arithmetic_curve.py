@@ -65,6 +65,18 @@ def accuracy(model, tokenizer, cases) -> dict:  # noqa: ANN001
     }
 
 
+def recipe_texts(task, config, rng: np.random.Generator) -> list[str]:  # noqa: ANN001
+    """The policy's training texts as the recipe makes them (``config.policy``), drawn from
+    ``rng``."""
+    return training_texts(
+        task,
+        task.train[: config.policy.problems],
+        rng,
+        samples_per_problem=config.policy.samples_per_problem,
+        error_rate=config.policy.error_rate,
+    )
+
+
 def main() -> None:
     run = Path(sys.argv[1])
     rounds = int(sys.argv[2]) if len(sys.argv) > 2 else 4
@@ -75,13 +87,7 @@ def main() -> None:
     model, tokenizer = load_tiny_gpt(run / "policy")
     cases = probes(task, task.test[:500])
     rng = np.random.default_rng([config.seed, 0xA417])  # its own stream, outside the pipeline's
-    texts = training_texts(
-        task,
-        task.train[: config.policy.problems],
-        rng,
-        samples_per_problem=config.policy.samples_per_problem,
-        error_rate=config.policy.error_rate,
-    )
+    texts = recipe_texts(task, config, rng)
     training = dataclasses.replace(config.policy.training, steps=steps)
     done = config.policy.training.steps
     curve = [{"steps": done, "seconds": 0.0, **accuracy(model, tokenizer, cases)}]

@@ -32,11 +32,10 @@ from reasoning.lm.tokenizer import CharTokenizer
 from reasoning.lm.train import train_tiny_gpt
 from reasoning.pipeline.config import ReasonConfig
 from reasoning.tasks.registry import make_task
-from reasoning.tasks.solutions import training_texts
 
 HERE = Path(__file__).parent
 sys.path.insert(0, str(HERE))
-from arithmetic_curve import accuracy, probes  # noqa: E402
+from arithmetic_curve import accuracy, probes, recipe_texts  # noqa: E402
 
 DIGITS = re.compile(r"\d+")
 
@@ -56,13 +55,7 @@ def main() -> None:
     steps = int(sys.argv[3]) if len(sys.argv) > 3 else config.policy.training.steps
     task = make_task(config.task.name, **config.task.all_knobs)
     rng = np.random.default_rng([config.seed, 0xD161])  # the same stream for both orders
-    texts = training_texts(
-        task,
-        task.train[: config.policy.problems],
-        rng,
-        samples_per_problem=config.policy.samples_per_problem,
-        error_rate=config.policy.error_rate,
-    )
+    texts = recipe_texts(task, config, rng)
     texts = [transform(text) for text in texts]
     cases = [
         (transform(prefix), transform(result), operation)

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import re
 import sys
 import time
 from pathlib import Path
@@ -31,29 +30,11 @@ from reasoning.lm.tokenizer import CharTokenizer
 from reasoning.lm.train import train_tiny_gpt
 from reasoning.pipeline.config import ReasonConfig
 from reasoning.tasks.registry import make_task
-from reasoning.tasks.solutions import training_texts
+from reasoning.tasks.solutions import arithmetic_drills
 
 HERE = Path(__file__).parent
 sys.path.insert(0, str(HERE))
-from arithmetic_curve import accuracy, probes  # noqa: E402
-
-EQUATION = re.compile(r"\d+ [-+*/] \d+ = \d+")
-LINES_PER_DRILL = 8
-
-
-def drills(task, count: int, rng: np.random.Generator, exclude: set) -> list[str]:  # noqa: ANN001
-    """``count`` drill texts of ``LINES_PER_DRILL`` arithmetic steps each, from reference
-    solutions of fresh problems (none whose key is in ``exclude``)."""
-    lines: list[str] = []
-    while len(lines) < count * LINES_PER_DRILL:
-        problem = task.sample_problem(rng)
-        if problem is None or problem.key in exclude:
-            continue
-        lines += [step for step in task.reference_solution(problem) if EQUATION.fullmatch(step)]
-    return [
-        "Q: Arithmetic.\n" + "".join(f"{line}\n" for line in lines[i : i + LINES_PER_DRILL])
-        for i in range(0, count * LINES_PER_DRILL, LINES_PER_DRILL)
-    ]
+from arithmetic_curve import accuracy, probes, recipe_texts  # noqa: E402
 
 
 def main() -> None:
@@ -63,15 +44,11 @@ def main() -> None:
     steps = int(sys.argv[2]) if len(sys.argv) > 2 else config.policy.training.steps
     task = make_task(config.task.name, **config.task.all_knobs)
     rng = np.random.default_rng([config.seed, 0xD161])  # digit_order.py's stream
-    texts = training_texts(
-        task,
-        task.train[: config.policy.problems],
-        rng,
-        samples_per_problem=config.policy.samples_per_problem,
-        error_rate=config.policy.error_rate,
-    )
+    texts = recipe_texts(task, config, rng)
     exclude = {problem.key for problem in (*task.train, *task.test)}
-    extra = drills(task, len(texts), np.random.default_rng([config.seed, 0xD811]), exclude)
+    extra = arithmetic_drills(
+        task, len(texts), np.random.default_rng([config.seed, 0xD811]), exclude
+    )
     cases = probes(task, task.test[:500])
     start = time.perf_counter()
     training = dataclasses.replace(config.policy.training, steps=steps)
