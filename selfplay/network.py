@@ -185,17 +185,10 @@ def folded_batchnorm(network: nn.Module, into: nn.Module | None = None) -> nn.Mo
     if into is None:
         into = copy.deepcopy(network).eval()
         for conv_name, norm_name in pairs:
-            conv = into.get_submodule(conv_name)
+            conv = into.get_submodule(conv_name)  # a copy: its weight keeps device and layout
             assert isinstance(conv, nn.Conv2d)
-            folded = nn.Conv2d(
-                conv.in_channels, conv.out_channels, conv.kernel_size, conv.stride,  # type: ignore[arg-type]
-                conv.padding, conv.dilation, conv.groups, bias=True,  # type: ignore[arg-type]
-                device=conv.weight.device, dtype=conv.weight.dtype,
-            )  # fmt: skip
-            folded.weight.data = folded.weight.data.contiguous(
-                memory_format=_memory_format(conv.weight)
-            )
-            into.set_submodule(conv_name, folded)
+            if conv.bias is None:
+                conv.bias = nn.Parameter(conv.weight.new_zeros(conv.out_channels))
             into.set_submodule(norm_name, nn.Identity())
     source = network.state_dict()
     with torch.no_grad():
@@ -215,13 +208,6 @@ def folded_batchnorm(network: nn.Module, into: nn.Module | None = None) -> nn.Mo
             if name not in folded_names:
                 tensor.copy_(source[name])
     return into
-
-
-def _memory_format(tensor: torch.Tensor) -> torch.memory_format:
-    if tensor.dim() == 4 and tensor.is_contiguous(memory_format=torch.channels_last):
-        if not tensor.is_contiguous():
-            return torch.channels_last
-    return torch.contiguous_format
 
 
 def masked_log_softmax(logits: torch.Tensor, legal_mask: torch.Tensor) -> torch.Tensor:
