@@ -30,6 +30,7 @@ ROLES = {
     "paired_bootstrap": 12,  # the problems resampled for paired differences' intervals
     "tree_search": 13,  # indices (seed number,): the evaluation's tree searches after the first
     "policy_drills": 14,  # the fresh problems whose arithmetic steps make the policy's drills
+    "verifier_measure_bootstrap": 15,  # the problems resampled for the measurement's intervals
 }
 
 

@@ -104,6 +104,9 @@ def test_smoke_run_writes_every_output(smoke_run):
     assert set(measured["verifiers"]) == {"prm", "prm_checker", "orm"}
     for verifier in measured["verifiers"].values():
         assert 0 <= verifier["step_auc"] <= 1 or math.isnan(verifier["step_auc"])
+        low, high = verifier["step_auc_interval"]
+        assert (low <= verifier["step_auc"] <= high) or math.isnan(verifier["step_auc"])
+        assert set(verifier["top1_interval"]) == {"last", "min", "product"}
         assert set(verifier["top1"]) == {"last", "min", "product"}
 
 

@@ -414,6 +414,28 @@ def test_roc_auc_counts_ordered_pairs_ties_half():
     assert np.isnan(roc_auc(np.array([0.3, 0.4]), np.array([1, 1])))
 
 
+def test_clustered_auc_interval_covers_the_true_auc():
+    """Simulated verifier scores: each problem shifts all its steps' scores alike (its
+    difficulty, sd 1), a right step scores 1 higher, noise sd 1. Over 200 simulated pools of 30
+    problems x 20 steps the 95% interval from resampling problems covers the population AUC,
+    Phi(1 / sqrt(2 (1 + 1))) = 0.691, 90-99% of the time."""
+    from statistics import NormalDist
+
+    from reasoning.verifiers.measure import clustered_auc_interval, roc_auc
+
+    truth = NormalDist().cdf(1 / np.sqrt(2 * (1 + 1)))
+    rng = np.random.default_rng(7)
+    covered, trials, problems, steps = 0, 200, 30, 20
+    for _ in range(trials):
+        owners = np.repeat(np.arange(problems), steps)
+        labels = rng.random(problems * steps) < 0.3
+        scores = rng.normal(0, 1, problems)[owners] + labels + rng.normal(0, 1, owners.size)
+        low, high = clustered_auc_interval(scores, labels, owners, rng, resamples=200)
+        covered += low <= truth <= high
+        assert low <= roc_auc(scores, labels) <= high
+    assert 0.90 <= covered / trials <= 0.99
+
+
 def test_verifier_measurements_rank_the_checker_first(countdown):
     """On the policy's solutions the exact checker separates right steps from wrong ones
     perfectly and always picks a correct solution where one exists; a verifier that scores
@@ -450,6 +472,9 @@ def test_verifier_measurements_rank_the_checker_first(countdown):
     }
     exact = measured["oracle"]
     assert exact.step_auc == 1.0 and set(exact.top1.values()) == {1.0}
+    assert exact.step_auc_interval == (1.0, 1.0)
+    low, high = measured["constant"].top1_interval["last"]
+    assert low <= measured["constant"].top1["last"] < high  # Wilson: never a point
     assert 0 < exact.problems <= 8 and 0 < exact.positive_steps < 1
     assert measured["constant"].step_auc == 0.5
     assert measured["constant"].top1["last"] < 1.0  # the first finished, right or not

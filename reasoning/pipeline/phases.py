@@ -341,6 +341,7 @@ def verifiers_phase(
 
 
 MEASURE_FILE = "verifiers.json"
+MEASURE_FORMAT = 2  # 2: with intervals; a file in an older format is measured again
 
 
 def measure_phase(
@@ -365,7 +366,7 @@ def measure_phase(
         )
     indices = range(start, start + section.problems)
     search = config.evaluation.search
-    key = fingerprint(verifiers.key, section, search)
+    key = fingerprint(verifiers.key, section, search, MEASURE_FORMAT)
     path = context.run.path / MEASURE_FILE
     if path.exists() and json.loads(path.read_text()).get("fingerprint") == key:
         context.log(f"verifiers: reusing the measurement in {path}")
@@ -377,7 +378,11 @@ def measure_phase(
         search, stream_seed(config.seed, "verifier_measure"), problem_ids=indices,
     )  # fmt: skip
     solutions = [[candidate.text for candidate in outcome.candidates] for outcome in outcomes]
-    measured = measure_verifiers(context.task, problems, solutions, verifiers.verifiers)
+    measured = measure_verifiers(
+        context.task, problems, solutions, verifiers.verifiers,
+        rng=np.random.default_rng(stream_seed(config.seed, "verifier_measure_bootstrap")),
+        resamples=config.evaluation.bootstrap,
+    )  # fmt: skip
     record = {
         "fingerprint": key,
         "problems": [indices.start, indices.stop],
@@ -394,10 +399,14 @@ def measure_phase(
             },
             0,
         )
-        top1 = ", ".join(f"{a} {v:.3f}" for a, v in m.top1.items())
+        top1 = ", ".join(
+            f"{a} {v:.3f} ({m.top1_interval[a][0]:.3f}-{m.top1_interval[a][1]:.3f})"
+            for a, v in m.top1.items()
+        )
+        low, high = m.step_auc_interval
         context.log(
             f"verifiers: {m.name} on {len(problems)} held-out problems: step AUC "
-            f"{m.step_auc:.3f} ({m.steps} steps, {m.positive_steps:.2f} right); top-1 of "
-            f"{m.problems} solvable: {top1}"
+            f"{m.step_auc:.3f} ({low:.3f}-{high:.3f}; {m.steps} steps, "
+            f"{m.positive_steps:.2f} right); top-1 of {m.problems} solvable: {top1}"
         )
     return record
