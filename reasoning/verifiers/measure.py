@@ -53,10 +53,11 @@ def clustered_auc_interval(
 ) -> tuple[float, float]:
     """Percentile bootstrap 95% interval of :func:`roc_auc` (``scores``, ``labels``), resampling
     whole ``clusters`` (N,) (a problem's steps) with replacement; a resample with one class
-    missing counts against both bounds (:func:`experiment.stats.percentile_interval`)."""
+    missing counts against both bounds (:func:`experiment.stats.percentile_interval`). NaN
+    bounds where the AUC itself is undefined."""
     scores, labels = np.asarray(scores, np.float64), np.asarray(labels, bool)
     names, members = np.unique(np.asarray(clusters), return_inverse=True)
-    if len(names) == 0:
+    if np.isnan(roc_auc(scores, labels)):
         return float("nan"), float("nan")
     order = np.argsort(members, kind="stable")
     starts = np.searchsorted(members[order], np.arange(len(names) + 1))

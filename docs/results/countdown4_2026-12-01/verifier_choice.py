@@ -1,0 +1,121 @@
+"""Which verifier to train (issue 15): the recipe's verifiers (a 4 x 128 tiny GPT initialised
+from the policy) against the same verifiers trained from scratch, or of another size, all on
+the run's own labels and measured on one held-out pool (the pool the run's ``verifiers.json``
+is measured on: same problems, same sampling seed), with 95% intervals.
+
+    python docs/results/countdown4_2026-12-01/verifier_choice.py RUN_DIR OUT_DIR VARIANT ...
+
+RUN_DIR: a ``ponder reason configs/countdown4.yaml`` run whose verifiers are trained (its
+policy, labels and verifiers are reused, nothing in it is written). VARIANT: ``scratch`` (the
+recipe's model, random initial weights), ``wide`` (4 x 192 from scratch) or ``deep`` (6 x 128
+from scratch). Each variant's verifiers go to OUT_DIR/VARIANT/ (a finished one is reused);
+the measurement of all of them, the recipe's first, to OUT_DIR/verifier_choice.json.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from experiment.config import load_config
+from experiment.run import RunDirectory
+from experiment.seeds import stream_seed
+from experiment.tensorboard import ScalarWriter
+from reasoning.pipeline.config import ReasonConfig
+from reasoning.pipeline.phases import (
+    Context,
+    label_problems_range,
+    labels_phase,
+    policy_phase,
+    verifiers_phase,
+)
+from reasoning.searches import sample_solutions
+from reasoning.tasks.registry import make_task
+from reasoning.verifiers.measure import measure_verifiers
+
+# variant -> the verifier's model changes; every variant starts from random weights
+VARIANTS: dict[str, dict[str, int]] = {
+    "scratch": {},
+    "wide": {"embedding_dim": 192},
+    "deep": {"num_layers": 6},
+}
+
+
+def variant_config(config: ReasonConfig, name: str) -> ReasonConfig:
+    training = config.verifier.training
+    model = dataclasses.replace(training.model, **VARIANTS[name])
+    training = dataclasses.replace(training, model=model, init_from_policy=False)
+    return dataclasses.replace(
+        config, verifier=dataclasses.replace(config.verifier, training=training)
+    )
+
+
+def main() -> None:
+    run_path, out = Path(sys.argv[1]), Path(sys.argv[2])
+    names = sys.argv[3:]
+    unknown = [name for name in names if name not in VARIANTS]
+    if unknown:
+        raise SystemExit(f"unknown variant {unknown[0]!r}; the variants are {', '.join(VARIANTS)}")
+    out.mkdir(parents=True, exist_ok=True)
+    config = load_config(ReasonConfig, run_path / "config.yaml", [])
+    task = make_task(config.task.name, **config.task.all_knobs)
+
+    def log(message: str) -> None:
+        print(f"[verifier_choice {time.strftime('%H:%M:%S')}] {message}", flush=True)
+
+    with ScalarWriter(out / "tensorboard") as writer:
+        context = Context(RunDirectory.open(run_path), config, task, writer, log)
+        policy = policy_phase(context)
+        labels = labels_phase(context, policy)
+        phases = {"recipe": verifiers_phase(context, policy, labels)}
+        for name in names:
+            variant = dataclasses.replace(context, config=variant_config(config, name))
+            phases[name] = verifiers_phase(variant, policy, labels, out / name)
+    section, search = config.verifier.measure, config.evaluation.search
+    start = label_problems_range(context).stop
+    indices = range(start, start + section.problems)
+    problems = [task.train[i] for i in indices]
+    outcomes = sample_solutions(
+        policy.policy, [task.prompt(p) for p in problems], section.samples, search,
+        stream_seed(config.seed, "verifier_measure"), problem_ids=indices,
+    )  # fmt: skip
+    solutions = [[candidate.text for candidate in outcome.candidates] for outcome in outcomes]
+    verifiers = {
+        f"{name}/{kind}": verifier
+        for name, phase in phases.items()
+        for kind, verifier in phase.verifiers.items()
+    }
+    measured = measure_verifiers(
+        task, problems, solutions, verifiers,
+        rng=np.random.default_rng(stream_seed(config.seed, "verifier_measure_bootstrap")),
+        resamples=config.evaluation.bootstrap,
+    )  # fmt: skip
+    training = {
+        name: {kind: phase.record[kind] for kind in phase.verifiers}
+        for name, phase in phases.items()
+    }
+    record = {
+        "run": str(run_path),
+        "problems": [indices.start, indices.stop],
+        "samples_per_problem": section.samples,
+        "variants": {"recipe": "init_from_policy", **{name: VARIANTS[name] for name in names}},
+        "training": training,
+        "verifiers": {m.name: dataclasses.asdict(m) for m in measured},
+    }
+    (out / "verifier_choice.json").write_text(json.dumps(record, indent=1) + "\n")
+    for m in measured:
+        low, high = m.step_auc_interval
+        top1 = ", ".join(
+            f"{a} {v:.3f} ({m.top1_interval[a][0]:.3f}-{m.top1_interval[a][1]:.3f})"
+            for a, v in m.top1.items()
+        )
+        print(f"{m.name}: step AUC {m.step_auc:.3f} ({low:.3f}-{high:.3f}); top-1 {top1}")
+
+
+if __name__ == "__main__":
+    main()
