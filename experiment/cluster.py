@@ -17,6 +17,8 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     import psutil
 
+LOCAL_START_TRIES = 3  # a loaded machine can miss Ray's fixed 30 s wait for its own raylet
+
 # ponder's top-level packages (pyproject.toml's [tool.setuptools.packages.find]), by name, so
 # that shipping them imports none.
 PACKAGES = ("games", "search", "experiment", "selfplay", "reasoning", "tradeoff", "ponder")
@@ -44,7 +46,10 @@ def start_ray(
     process, or a cluster joined at ``address``, is never the caller's to shut down.
 
     Local start: ``num_cpus`` CPUs and an object store of ``object_store_bytes``, no dashboard,
-    worker output not forwarded to this terminal (the actors report through their results)."""
+    worker output not forwarded to this terminal (the actors report through their results).
+    A local start that times out (Ray waits a fixed 30 s for its raylet, which a machine busy
+    with other work can miss) ends the processes it left and tries again, up to
+    ``LOCAL_START_TRIES`` times; then one line says so (:class:`experiment.UserError`)."""
     os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
     import ray
@@ -55,14 +60,56 @@ def start_ray(
         runtime_env = {"py_modules": package_directories()} if ship_code else {}
         ray.init(address=address, runtime_env=runtime_env, log_to_driver=False)
         return False
-    ray.init(
-        num_cpus=num_cpus,
-        object_store_memory=object_store_bytes,
-        include_dashboard=False,
-        log_to_driver=False,
-    )
+    for attempt in range(1, LOCAL_START_TRIES + 1):
+        try:
+            ray.init(
+                num_cpus=num_cpus,
+                object_store_memory=object_store_bytes,
+                include_dashboard=False,
+                log_to_driver=False,
+            )
+            break
+        except Exception as error:  # Ray raises a bare Exception for a start that timed out
+            if "timed out during startup" not in str(error):
+                raise
+            _end_started_ray_processes()
+            if attempt == LOCAL_START_TRIES:
+                from experiment import UserError
+
+                raise UserError(
+                    f"Ray did not start on this machine in {LOCAL_START_TRIES} tries ({error}); "
+                    f"is it overloaded? Nothing done so far is lost: run the command again"
+                ) from None
     _start_watchdog()
     return True
+
+
+def _ray_children() -> list[psutil.Process]:
+    """The Ray processes this process started (its children running Ray)."""
+    import psutil
+
+    return [
+        child for child in psutil.Process().children()
+        if any("ray" in part for part in _command_line(child))
+    ]  # fmt: skip
+
+
+def _end_started_ray_processes() -> None:
+    """End the Ray processes a failed start of this process left (only those, by their ids)."""
+    import psutil
+
+    children = _ray_children()
+    for child in children:
+        try:
+            child.terminate()
+        except psutil.Error:
+            pass
+    _, alive = psutil.wait_procs(children, timeout=10)
+    for child in alive:
+        try:
+            child.kill()
+        except psutil.Error:
+            pass
 
 
 def _start_watchdog() -> None:
@@ -73,11 +120,7 @@ def _start_watchdog() -> None:
 
     import psutil
 
-    driver = psutil.Process()
-    started = [
-        child for child in driver.children()
-        if any("ray" in part for part in _command_line(child))
-    ]  # fmt: skip
+    driver, started = psutil.Process(), _ray_children()
     if not started:
         return
     subprocess.Popen(
