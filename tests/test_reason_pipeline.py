@@ -275,6 +275,24 @@ def test_a_changed_phase_config_moves_the_old_outputs_aside(tmp_path):
     assert "the config changed" in messages[-1]
 
 
+def test_reuse_only_refuses_a_phase_it_would_make_again(tmp_path):
+    """A measurement on an existing run (reuse_only) reuses its finished phases and refuses,
+    before moving or starting anything, one that another config or older code made."""
+    from experiment import UserError
+    from reasoning.pipeline.phases import begin, finish
+
+    folder = tmp_path / "verifiers"
+    with pytest.raises(UserError, match="verifiers: .* is not finished under this config"):
+        begin(folder, "a", "verifiers", print, reuse_only=True)
+    assert not folder.exists()
+    begin(folder, "a", "verifiers", print)
+    finish(folder, "a", {"flops": 2.0})
+    assert begin(folder, "a", "verifiers", print, reuse_only=True)["flops"] == 2.0
+    with pytest.raises(UserError, match="fingerprint b, found a"):
+        begin(folder, "b", "verifiers", print, reuse_only=True)
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["verifiers"]  # nothing moved
+
+
 def test_config_mistakes_name_the_key(tmp_path, capsys):
     assert main(["reason", str(SMOKE), f"run.root={tmp_path}", "evaluation.beem.budgets=[4]"]) == 2
     assert "did you mean 'evaluation.beam'" in capsys.readouterr().err

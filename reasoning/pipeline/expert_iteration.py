@@ -171,7 +171,9 @@ def expert_iteration(
     for number in range(1, section.rounds + 1):
         directory = context.run.path / "expert_iteration" / f"round-{number}"
         key = fingerprint(verifiers.key, policy.key, recipe, config.evaluation.search, number)
-        record = begin(directory, key, f"expert iteration round {number}", context.log)
+        record = begin(
+            directory, key, f"expert iteration round {number}", context.log, context.reuse_only
+        )
         if record is None:
             record = _improve(context, policy, verifiers, ledger, number, directory)
         else:

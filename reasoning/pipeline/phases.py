@@ -50,14 +50,29 @@ def fingerprint(*parts: Any) -> str:
 
 
 def begin(
-    directory: Path, key: str, phase: str, log: Callable[[str], None]
+    directory: Path,
+    key: str,
+    phase: str,
+    log: Callable[[str], None],
+    reuse_only: bool = False,
 ) -> dict[str, Any] | None:
     """The record of a finished phase with this fingerprint, or None after marking it started.
 
     A folder started or finished under another config is moved aside (to
     ``<folder>.stale-<its fingerprint>``, replacing an older one of that name) and the phase
     starts afresh, so the phases after it follow; nothing is deleted that a typo could cost.
+    With ``reuse_only`` a phase that is not finished under this config is refused in one line,
+    before anything is moved or started (a measurement on an existing run must not retrain it).
     """
+    if reuse_only:
+        finished = directory / PHASE_FILE
+        record = json.loads(finished.read_text()) if finished.exists() else {}
+        if record.get("fingerprint") != key:
+            raise UserError(
+                f"{phase}: {directory} is not finished under this config (fingerprint {key}, "
+                f"found {record.get('fingerprint')}); it would be made again"
+            )
+        return dict(record)
     for name in (PHASE_FILE, STARTED_FILE):
         path = directory / name
         if not path.exists():
@@ -101,6 +116,7 @@ class Context:
     task: Task
     writer: ScalarWriter
     log: Callable[[str], None]
+    reuse_only: bool = False  # refuse to train a phase that is not finished (begin)
 
 
 def _curve(writer: ScalarWriter, tag: str, losses: Any, every: int = 10) -> None:
@@ -135,7 +151,7 @@ def policy_phase(context: Context) -> PolicyPhase:
     from reasoning.tasks.solutions import arithmetic_drills, training_texts
 
     directory = context.run.path / "policy"
-    record = begin(directory, key, "policy", context.log)
+    record = begin(directory, key, "policy", context.log, context.reuse_only)
     if record is None:
         rng = np.random.default_rng(stream_seed(config.seed, "policy_data"))
         texts = training_texts(
@@ -203,7 +219,7 @@ def labels_phase(
     config = context.config
     key = fingerprint(policy.key, config.labels)
     directory = directory or context.run.path / "labels"
-    record = begin(directory, key, "labels", context.log)
+    record = begin(directory, key, "labels", context.log, context.reuse_only)
     if record is not None:
         context.log(f"labels: reusing {directory}")
         return LabelsPhase(read_labels(directory), record["flops"], key)
@@ -264,7 +280,7 @@ def verifiers_phase(
     training = dataclasses.replace(config.verifier, measure=MeasureSection())
     key = fingerprint(labels.key, training)
     directory = directory or context.run.path / "verifiers"
-    record = begin(directory, key, "verifiers", context.log)
+    record = begin(directory, key, "verifiers", context.log, context.reuse_only)
     section = config.verifier
     checker_prm = section.checker_prm and context.task.has_step_checker
     kinds: tuple[VerifierKind, ...] = ("prm", "prm_checker", "orm")

@@ -5,8 +5,9 @@ is measured on: same problems, same sampling seed), with 95% intervals.
 
     python docs/results/countdown4_2026-12-01/verifier_choice.py RUN_DIR OUT_DIR VARIANT ...
 
-RUN_DIR: a ``ponder reason configs/countdown4.yaml`` run whose verifiers are trained (its
-policy, labels and verifiers are reused, nothing in it is written). VARIANT: ``scratch`` (the
+RUN_DIR: a ``ponder reason configs/countdown4.yaml`` run whose verifiers are trained, by this
+code (its policy, labels and verifiers are reused, nothing in it is written; a run whose phases
+this code would make again is refused). VARIANT: ``scratch`` (the
 recipe's model, random initial weights), ``wide`` (4 x 192 from scratch) or ``deep`` (6 x 128
 from scratch). Each variant's verifiers go to OUT_DIR/VARIANT/ (a finished one is reused);
 the measurement of all of them, the recipe's first, to OUT_DIR/verifier_choice.json.
@@ -22,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
+from experiment import UserError
 from experiment.config import load_config
 from experiment.run import RunDirectory
 from experiment.seeds import stream_seed
@@ -69,12 +71,16 @@ def main() -> None:
         print(f"[verifier_choice {time.strftime('%H:%M:%S')}] {message}", flush=True)
 
     with ScalarWriter(out / "tensorboard") as writer:
-        context = Context(RunDirectory.open(run_path), config, task, writer, log)
+        # the run's phases as they are, or a one-line refusal (a run made by older code has
+        # other fingerprints: its phases would be trained again)
+        context = Context(RunDirectory.open(run_path), config, task, writer, log, reuse_only=True)
         policy = policy_phase(context)
         labels = labels_phase(context, policy)
         phases = {"recipe": verifiers_phase(context, policy, labels)}
         for name in names:
-            variant = dataclasses.replace(context, config=variant_config(config, name))
+            variant = dataclasses.replace(
+                context, config=variant_config(config, name), reuse_only=False
+            )
             phases[name] = verifiers_phase(variant, policy, labels, out / name)
     section, search = config.verifier.measure, config.evaluation.search
     start = label_problems_range(context).stop
@@ -118,4 +124,8 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except UserError as error:
+        print(f"verifier_choice: {error}", file=sys.stderr)
+        raise SystemExit(2) from None
