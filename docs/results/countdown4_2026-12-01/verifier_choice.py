@@ -7,10 +7,11 @@ is measured on: same problems, same sampling seed), with 95% intervals.
 
 RUN_DIR: a ``ponder reason configs/countdown4.yaml`` run whose verifiers are trained, by this
 code (its policy, labels and verifiers are reused, nothing in it is written; a run whose phases
-this code would make again is refused). VARIANT: ``scratch`` (the
-recipe's model, random initial weights), ``wide`` (4 x 192 from scratch) or ``deep`` (6 x 128
-from scratch). Each variant's verifiers go to OUT_DIR/VARIANT/ (a finished one is reused);
-the measurement of all of them, the recipe's first, to OUT_DIR/verifier_choice.json.
+this code would make again is refused). VARIANT: ``scratch`` (the recipe's model, random
+initial weights), ``wide`` (4 x 192 from scratch), ``deep`` (6 x 128 from scratch) or ``long``
+(the recipe's, three times the steps: its early stopping keeps the best on held-out labels).
+Each variant's verifiers go to OUT_DIR/VARIANT/ (a finished one is reused); the measurement of
+all of them, the recipe's first, to OUT_DIR/verifier_choice.json.
 """
 
 from __future__ import annotations
@@ -40,18 +41,24 @@ from reasoning.searches import sample_solutions
 from reasoning.tasks.registry import make_task
 from reasoning.verifiers.measure import measure_verifiers
 
-# variant -> the verifier's model changes; every variant starts from random weights
-VARIANTS: dict[str, dict[str, int]] = {
-    "scratch": {},
-    "wide": {"embedding_dim": 192},
-    "deep": {"num_layers": 6},
+# variant -> (the verifier model's changes, start from the policy, training steps x)
+VARIANTS: dict[str, tuple[dict[str, int], bool, int]] = {
+    "scratch": ({}, False, 1),
+    "wide": ({"embedding_dim": 192}, False, 1),
+    "deep": ({"num_layers": 6}, False, 1),
+    "long": ({}, True, 3),
 }
 
 
 def variant_config(config: ReasonConfig, name: str) -> ReasonConfig:
+    changes, init_from_policy, longer = VARIANTS[name]
     training = config.verifier.training
-    model = dataclasses.replace(training.model, **VARIANTS[name])
-    training = dataclasses.replace(training, model=model, init_from_policy=False)
+    training = dataclasses.replace(
+        training,
+        model=dataclasses.replace(training.model, **changes),
+        init_from_policy=init_from_policy and training.init_from_policy,
+        steps=training.steps * longer,
+    )
     return dataclasses.replace(
         config, verifier=dataclasses.replace(config.verifier, training=training)
     )
