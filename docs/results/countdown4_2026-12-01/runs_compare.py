@@ -13,6 +13,7 @@ import csv
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -34,7 +35,7 @@ def main() -> None:
     first, second = Path(sys.argv[1]), Path(sys.argv[2])
     out = Path(sys.argv[3]) if len(sys.argv) > 3 else None
     a, b = results(first), results(second)
-    rows = []
+    rows: list[dict[str, Any]] = []
     for key in sorted(set(a) & set(b), key=lambda k: (k[0], k[1])):
         if len(a[key]) != len(b[key]):
             raise SystemExit(f"{key}: {len(a[key])} problems against {len(b[key])}")
