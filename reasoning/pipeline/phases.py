@@ -13,10 +13,10 @@ import dataclasses
 import hashlib
 import json
 import shutil
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -37,7 +37,11 @@ from reasoning.labels import (
 from reasoning.lm.base import StepPolicy
 from reasoning.pipeline.config import MeasureSection, ReasonConfig
 from reasoning.tasks.base import Problem, Task
+from reasoning.verifiers.base import Verifier
 from reasoning.verifiers.reward_model import LearnedVerifier, VerifierKind
+
+if TYPE_CHECKING:
+    from reasoning.verifiers.measure import VerifierMeasurement
 
 PHASE_FILE = "phase.json"
 STARTED_FILE = "phase-started.json"
@@ -360,6 +364,45 @@ MEASURE_FILE = "verifiers.json"
 MEASURE_FORMAT = 2  # 2: with intervals; a file in an older format is measured again
 
 
+def measure_problems(context: Context) -> range:
+    """The held-out train problems the verifiers are measured on (``verifier.measure``: those
+    after the label problems); a train split too small for them is the user's to fix."""
+    section, train = context.config.verifier.measure, context.task.train
+    start = label_problems_range(context).stop
+    if start + section.problems > len(train):
+        raise UserError(
+            f"verifier.measure.problems={section.problems} needs train problems after the "
+            f"{start} the policy and the labels use, but the train split has {len(train)}; "
+            f"raise task.knobs.train_size or lower verifier.measure.problems"
+        )
+    return range(start, start + section.problems)
+
+
+def measure_held_out(
+    context: Context, policy: PolicyPhase, verifiers: Mapping[str, Verifier], indices: range
+) -> tuple[float, list[VerifierMeasurement]]:
+    """The policy's FLOPs and each verifier's measurement on its solutions to the train
+    problems ``indices`` (``verifier.measure.samples`` each, sampled as the searches sample),
+    with intervals from the run's bootstrap stream."""
+    from reasoning.searches import sample_solutions
+    from reasoning.verifiers.measure import measure_verifiers
+
+    config, task = context.config, context.task
+    problems = [task.train[i] for i in indices]
+    outcomes = sample_solutions(
+        policy.policy, [task.prompt(p) for p in problems], config.verifier.measure.samples,
+        config.evaluation.search, stream_seed(config.seed, "verifier_measure"),
+        problem_ids=indices,
+    )  # fmt: skip
+    solutions = [[candidate.text for candidate in outcome.candidates] for outcome in outcomes]
+    measured = measure_verifiers(
+        task, problems, solutions, verifiers,
+        rng=np.random.default_rng(stream_seed(config.seed, "verifier_measure_bootstrap")),
+        resamples=config.evaluation.bootstrap,
+    )  # fmt: skip
+    return float(sum(outcome.flops for outcome in outcomes)), measured
+
+
 def measure_phase(
     context: Context, policy: PolicyPhase, verifiers: VerifiersPhase
 ) -> dict[str, Any] | None:
@@ -367,43 +410,22 @@ def measure_phase(
     the label problems; ``verifier.measure``): step AUC against the exact checker and
     top-1 selection (``reasoning.verifiers.measure``), in ``verifiers.json`` and under
     ``reason/verifiers/``. Its sampling is a diagnostic: in the file, not in the ledger."""
-    from reasoning.searches import sample_solutions
-    from reasoning.verifiers.measure import measure_verifiers
-
     config, section = context.config, context.config.verifier.measure
     if not section.problems or not context.task.has_step_checker:
         return None
-    train, start = context.task.train, label_problems_range(context).stop
-    if start + section.problems > len(train):
-        raise UserError(
-            f"verifier.measure.problems={section.problems} needs train problems after the "
-            f"{start} the policy and the labels use, but the train split has {len(train)}; "
-            f"raise task.knobs.train_size or lower verifier.measure.problems"
-        )
-    indices = range(start, start + section.problems)
-    search = config.evaluation.search
-    key = fingerprint(verifiers.key, section, search, MEASURE_FORMAT)
+    indices = measure_problems(context)
+    key = fingerprint(verifiers.key, section, config.evaluation.search, MEASURE_FORMAT)
     path = context.run.path / MEASURE_FILE
     if path.exists() and json.loads(path.read_text()).get("fingerprint") == key:
         context.log(f"verifiers: reusing the measurement in {path}")
         record: dict[str, Any] = json.loads(path.read_text())
         return record
-    problems = [train[i] for i in indices]
-    outcomes = sample_solutions(
-        policy.policy, [context.task.prompt(p) for p in problems], section.samples,
-        search, stream_seed(config.seed, "verifier_measure"), problem_ids=indices,
-    )  # fmt: skip
-    solutions = [[candidate.text for candidate in outcome.candidates] for outcome in outcomes]
-    measured = measure_verifiers(
-        context.task, problems, solutions, verifiers.verifiers,
-        rng=np.random.default_rng(stream_seed(config.seed, "verifier_measure_bootstrap")),
-        resamples=config.evaluation.bootstrap,
-    )  # fmt: skip
+    policy_flops, measured = measure_held_out(context, policy, verifiers.verifiers, indices)
     record = {
         "fingerprint": key,
         "problems": [indices.start, indices.stop],
         "samples_per_problem": section.samples,
-        "policy_flops": float(sum(outcome.flops for outcome in outcomes)),
+        "policy_flops": policy_flops,
         "verifiers": {m.name: dataclasses.asdict(m) for m in measured},
     }
     path.write_text(json.dumps(record, indent=2) + "\n")
@@ -415,14 +437,5 @@ def measure_phase(
             },
             0,
         )
-        top1 = ", ".join(
-            f"{a} {v:.3f} ({m.top1_interval[a][0]:.3f}-{m.top1_interval[a][1]:.3f})"
-            for a, v in m.top1.items()
-        )
-        low, high = m.step_auc_interval
-        context.log(
-            f"verifiers: {m.name} on {len(problems)} held-out problems: step AUC "
-            f"{m.step_auc:.3f} ({low:.3f}-{high:.3f}; {m.steps} steps, "
-            f"{m.positive_steps:.2f} right); top-1 of {m.problems} solvable: {top1}"
-        )
+        context.log(f"verifiers: {m.name} on {len(indices)} held-out problems: {m.summary()}")
     return record

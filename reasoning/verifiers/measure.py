@@ -83,6 +83,18 @@ class VerifierMeasurement:
     positive_steps: float  # fraction of them the checker accepts
     problems: int  # problems with a correct solution among their samples (top-1's denominator)
 
+    def summary(self) -> str:
+        """One line: the AUC and every top-1 with their intervals."""
+        top1 = ", ".join(
+            f"{a} {v:.3f} ({self.top1_interval[a][0]:.3f}-{self.top1_interval[a][1]:.3f})"
+            for a, v in self.top1.items()
+        )
+        low, high = self.step_auc_interval
+        return (
+            f"step AUC {self.step_auc:.3f} ({low:.3f}-{high:.3f}; {self.steps} steps, "
+            f"{self.positive_steps:.2f} right); top-1 of {self.problems} solvable: {top1}"
+        )
+
 
 def measure_verifiers(
     task: Task,

@@ -19,6 +19,7 @@ import numpy as np
 
 from experiment.seeds import stream_seed
 from experiment.stats import bootstrap_interval
+from reasoning.pipeline.evaluation import MethodResult
 
 
 def results(run: Path) -> dict[tuple[str, int], np.ndarray]:
@@ -26,8 +27,9 @@ def results(run: Path) -> dict[tuple[str, int], np.ndarray]:
     found = {}
     for path in sorted((run / "evaluation").glob("*@*.json")):
         record = json.loads(path.read_text())
-        if "correct" in record:
-            found[record["method"], int(record["budget"])] = np.asarray(record["correct"], float)
+        record.pop("fingerprint", None)
+        result = MethodResult.from_json(record)
+        found[result.method, int(result.budget)] = result.correct
     return found
 
 

@@ -22,24 +22,20 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
-
 from experiment import UserError
 from experiment.config import load_config
 from experiment.run import RunDirectory
-from experiment.seeds import stream_seed
 from experiment.tensorboard import ScalarWriter
 from reasoning.pipeline.config import ReasonConfig
 from reasoning.pipeline.phases import (
     Context,
-    label_problems_range,
     labels_phase,
+    measure_held_out,
+    measure_problems,
     policy_phase,
     verifiers_phase,
 )
-from reasoning.searches import sample_solutions
 from reasoning.tasks.registry import make_task
-from reasoning.verifiers.measure import measure_verifiers
 
 # variant -> (the verifier model's changes, start from the policy, training steps x)
 VARIANTS: dict[str, tuple[dict[str, int], bool, int]] = {
@@ -89,25 +85,13 @@ def main() -> None:
                 context, config=variant_config(config, name), reuse_only=False
             )
             phases[name] = verifiers_phase(variant, policy, labels, out / name)
-    section, search = config.verifier.measure, config.evaluation.search
-    start = label_problems_range(context).stop
-    indices = range(start, start + section.problems)
-    problems = [task.train[i] for i in indices]
-    outcomes = sample_solutions(
-        policy.policy, [task.prompt(p) for p in problems], section.samples, search,
-        stream_seed(config.seed, "verifier_measure"), problem_ids=indices,
-    )  # fmt: skip
-    solutions = [[candidate.text for candidate in outcome.candidates] for outcome in outcomes]
+    indices = measure_problems(context)
     verifiers = {
         f"{name}/{kind}": verifier
         for name, phase in phases.items()
         for kind, verifier in phase.verifiers.items()
     }
-    measured = measure_verifiers(
-        task, problems, solutions, verifiers,
-        rng=np.random.default_rng(stream_seed(config.seed, "verifier_measure_bootstrap")),
-        resamples=config.evaluation.bootstrap,
-    )  # fmt: skip
+    _, measured = measure_held_out(context, policy, verifiers, indices)
     training = {
         name: {kind: phase.record[kind] for kind in phase.verifiers}
         for name, phase in phases.items()
@@ -115,19 +99,14 @@ def main() -> None:
     record = {
         "run": str(run_path),
         "problems": [indices.start, indices.stop],
-        "samples_per_problem": section.samples,
+        "samples_per_problem": config.verifier.measure.samples,
         "variants": {"recipe": "init_from_policy", **{name: VARIANTS[name] for name in names}},
         "training": training,
         "verifiers": {m.name: dataclasses.asdict(m) for m in measured},
     }
     (out / "verifier_choice.json").write_text(json.dumps(record, indent=1) + "\n")
     for m in measured:
-        low, high = m.step_auc_interval
-        top1 = ", ".join(
-            f"{a} {v:.3f} ({m.top1_interval[a][0]:.3f}-{m.top1_interval[a][1]:.3f})"
-            for a, v in m.top1.items()
-        )
-        print(f"{m.name}: step AUC {m.step_auc:.3f} ({low:.3f}-{high:.3f}); top-1 {top1}")
+        print(f"{m.name}: {m.summary()}")
 
 
 if __name__ == "__main__":
