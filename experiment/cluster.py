@@ -95,21 +95,11 @@ def _ray_children() -> list[psutil.Process]:
 
 
 def _end_started_ray_processes() -> None:
-    """End the Ray processes a failed start of this process left (only those, by their ids)."""
-    import psutil
+    """End the Ray processes a failed start of this process left (only those, by their ids) and
+    their descendants (Ray's agents are the raylet's children), as the watchdog does."""
+    from experiment.watchdog import kill_all
 
-    children = _ray_children()
-    for child in children:
-        try:
-            child.terminate()
-        except psutil.Error:
-            pass
-    _, alive = psutil.wait_procs(children, timeout=10)
-    for child in alive:
-        try:
-            child.kill()
-        except psutil.Error:
-            pass
+    kill_all(_ray_children())
 
 
 def _start_watchdog() -> None:
